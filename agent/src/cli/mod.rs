@@ -1,0 +1,173 @@
+//! The `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`
+//! and the top-level usage text, printing exactly what Consul 1.10.3's CLI prints (see
+//! `shared/reference/golden/cli.md`), down to help texts, error wording and exit codes.
+//!
+//! Layout: [`args`] parses Go-style flags and renders Consul's help, [`http`] finds and
+//! talks to the agent, [`tabwriter`] aligns tables like Go's `text/tabwriter`, [`kv`] and
+//! [`version`] are the commands. Every command writes through a [`Ui`] so tests can capture
+//! its output.
+//!
+//! Texts name the program `consul`, as Consul's own do, so scripts and people reading
+//! Consul's documentation see what they expect; change [`APP_NAME`] to rename.
+
+mod args;
+mod http;
+mod kv;
+mod tabwriter;
+mod version;
+
+use std::fmt::Write as _;
+use std::io::{self, BufWriter, Read, Write};
+
+/// The program name used in usage texts.
+const APP_NAME: &str = "consul";
+
+/// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
+const COMMANDS: [(&str, &str); 3] = [
+    ("agent", "Runs a Consul agent"),
+    ("kv", "Interact with the key-value store"),
+    ("version", "Prints the Consul version"),
+];
+
+/// `rconsul version`: prints Consul's version banner to stdout and returns 0.
+///
+/// The first line is `Consul v1.10.3` because tools parse it; rconsul's own version is on
+/// the `Revision` line.
+pub fn run_version() -> i32 {
+    with_std_ui(version::run)
+}
+
+/// `rconsul kv ...`, where `args` are the arguments after `kv`; returns the exit code.
+///
+/// `get`, `put` and `delete` behave like Consul's. With no (or an unknown) subcommand the
+/// `kv` help goes to stderr with exit code 1; `-h`, `-help` or `--help` anywhere prints the
+/// relevant help to stderr with exit code 0, as Consul's CLI library does.
+pub fn run_kv(args: &[String]) -> i32 {
+    with_std_ui(|ui| kv::run(ui, args))
+}
+
+/// Prints the top-level usage (`Usage: consul [--version] [--help] <command> [<args>]` and
+/// the command list) to stderr.
+///
+/// Consul exits with 127 after printing this for an unknown command, and with 0 for
+/// `--help`/`-h` given without a command.
+pub fn print_usage() {
+    let mut err = io::stderr();
+    let _ = err.write_all(usage_text().as_bytes());
+}
+
+/// The text of [`print_usage`] (mitchellh/cli's `BasicHelpFunc` plus the trailing newline
+/// its `CLI.Run` adds).
+fn usage_text() -> String {
+    let width = COMMANDS.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    let mut text =
+        format!("Usage: {APP_NAME} [--version] [--help] <command> [<args>]\n\nAvailable commands are:\n");
+    for (name, synopsis) in COMMANDS {
+        let _ = writeln!(text, "    {name:<width$}    {synopsis}");
+    }
+    text.push('\n');
+    text
+}
+
+/// Where a command's output goes and what it may read: the process's streams and
+/// environment in production, buffers and a map in tests.
+pub(crate) struct Ui<'a> {
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    stdin: &'a mut dyn Read,
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Ui<'_> {
+    /// Writes `msg` and a newline to stdout (Consul's `UI.Info`/`UI.Output`).
+    ///
+    /// Write errors (e.g. a closed pipe) are ignored, as Consul ignores them.
+    fn info(&mut self, msg: impl AsRef<[u8]>) {
+        let _ = self.out.write_all(msg.as_ref());
+        let _ = self.out.write_all(b"\n");
+    }
+
+    /// Writes `msg` and a newline to stderr (Consul's `UI.Error`).
+    fn error(&mut self, msg: impl AsRef<[u8]>) {
+        let _ = self.err.write_all(msg.as_ref());
+        let _ = self.err.write_all(b"\n");
+    }
+
+    /// Writes `text` to stderr as is (help texts).
+    fn error_raw(&mut self, text: &str) {
+        let _ = self.err.write_all(text.as_bytes());
+    }
+
+    /// Reads an environment variable.
+    fn env(&self, name: &str) -> Option<String> {
+        (self.env)(name)
+    }
+}
+
+/// Runs `f` with the process's stdout (buffered), stderr, stdin and environment.
+fn with_std_ui(f: impl FnOnce(&mut Ui<'_>) -> i32) -> i32 {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut err = io::stderr();
+    let mut stdin = io::stdin();
+    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    let code = f(&mut Ui {
+        out: &mut out,
+        err: &mut err,
+        stdin: &mut stdin,
+        env: &env,
+    });
+    let _ = out.flush();
+    code
+}
+
+/// Test helpers: run a command against captured streams.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Ui;
+    use std::collections::HashMap;
+
+    /// What a command printed and returned.
+    #[derive(Debug)]
+    pub(crate) struct Outcome {
+        pub(crate) code: i32,
+        pub(crate) stdout: String,
+        pub(crate) stderr: String,
+    }
+
+    /// Runs `f` with `stdin` as input and only `env` in the environment.
+    pub(crate) fn run(env: &[(&str, &str)], stdin: &[u8], f: impl FnOnce(&mut Ui<'_>) -> i32) -> Outcome {
+        let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let lookup = |k: &str| env.get(k).cloned();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut input = stdin;
+        let code = f(&mut Ui {
+            out: &mut out,
+            err: &mut err,
+            stdin: &mut input,
+            env: &lookup,
+        });
+        Outcome {
+            code,
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_lists_commands_like_mitchellh_cli() {
+        assert_eq!(
+            usage_text(),
+            "Usage: consul [--version] [--help] <command> [<args>]\n\n\
+             Available commands are:\n    \
+             agent      Runs a Consul agent\n    \
+             kv         Interact with the key-value store\n    \
+             version    Prints the Consul version\n\n"
+        );
+    }
+}

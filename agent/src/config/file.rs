@@ -1,0 +1,1029 @@
+//! JSON configuration files (`-config-file` / `-config-dir`) with Consul's snake_case keys.
+//!
+//! Files are decoded by walking a `serde_json::Value` (not `serde` derive) so that unknown
+//! keys and wrongly typed values produce Consul-style messages naming the key and the file.
+//! Every source (each file, and the command line) becomes a [`PartialConfig`]; those are
+//! merged in order and resolved into an `AgentConfig` by `flags::parse_agent_args`.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::flags::ConfigError;
+
+/// Listener ports as given by one source (`None` = not set there).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct PartialPorts {
+    pub(super) http: Option<i64>,
+    pub(super) dns: Option<i64>,
+    pub(super) server: Option<i64>,
+    pub(super) serf_lan: Option<i64>,
+    pub(super) serf_wan: Option<i64>,
+    pub(super) https: Option<i64>,
+    pub(super) grpc: Option<i64>,
+    pub(super) grpc_tls: Option<i64>,
+}
+
+/// The settings one source (a config file or the command line) provides.
+///
+/// Scalars are `None` when the source does not set them; lists hold only the source's own
+/// entries. Values are syntax-checked here; range checks and defaults happen when the merged
+/// result is resolved.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(super) struct PartialConfig {
+    pub(super) server: Option<bool>,
+    pub(super) bootstrap: Option<bool>,
+    pub(super) bootstrap_expect: Option<i64>,
+    pub(super) node_name: Option<String>,
+    pub(super) node_id: Option<String>,
+    pub(super) node_meta: Vec<(String, String)>,
+    pub(super) datacenter: Option<String>,
+    pub(super) data_dir: Option<PathBuf>,
+    pub(super) bind_addr: Option<IpAddr>,
+    pub(super) advertise_addr: Option<IpAddr>,
+    pub(super) client_addrs: Option<Vec<IpAddr>>,
+    pub(super) ports: PartialPorts,
+    pub(super) log_level: Option<String>,
+    pub(super) log_json: Option<bool>,
+    pub(super) ui: Option<bool>,
+    pub(super) retry_join: Vec<String>,
+    pub(super) retry_interval_ms: Option<u64>,
+    pub(super) raft_protocol: Option<i64>,
+    pub(super) raft_multiplier: Option<i64>,
+    pub(super) raft_snapshot_threshold: Option<i64>,
+    pub(super) raft_trailing_logs: Option<i64>,
+    pub(super) enable_script_checks: Option<bool>,
+    pub(super) enable_local_script_checks: Option<bool>,
+    pub(super) domain: Option<String>,
+    pub(super) alt_domain: Option<String>,
+    pub(super) recursors: Vec<String>,
+    pub(super) pid_file: Option<PathBuf>,
+    pub(super) default_query_time_ms: Option<u64>,
+    pub(super) max_query_time_ms: Option<u64>,
+    pub(super) kv_max_value_size: Option<u64>,
+    pub(super) leave_on_terminate: Option<bool>,
+    pub(super) encrypt: Option<String>,
+}
+
+impl PartialConfig {
+    /// Layers `other` on top of `self`: scalars set in `other` win, lists append,
+    /// `node_meta` keys from `other` replace equal keys (Consul's merge rules).
+    pub(super) fn merge(&mut self, other: PartialConfig) {
+        macro_rules! scalars {
+            ($($field:ident).+ ; $($rest:tt)*) => {
+                if other.$($field).+.is_some() {
+                    self.$($field).+ = other.$($field).+;
+                }
+                scalars!($($rest)*);
+            };
+            () => {};
+        }
+        scalars!(
+            server; bootstrap; bootstrap_expect; node_name; node_id; datacenter; data_dir;
+            bind_addr; advertise_addr; client_addrs; log_level; log_json; ui;
+            retry_interval_ms; raft_protocol; raft_multiplier; raft_snapshot_threshold;
+            raft_trailing_logs; enable_script_checks; enable_local_script_checks; domain;
+            alt_domain; pid_file; default_query_time_ms; max_query_time_ms;
+            kv_max_value_size; leave_on_terminate; encrypt;
+            ports.http; ports.dns; ports.server; ports.serf_lan; ports.serf_wan;
+            ports.https; ports.grpc; ports.grpc_tls;
+        );
+        for (k, v) in other.node_meta {
+            set_meta(&mut self.node_meta, k, v);
+        }
+        self.retry_join.extend(other.retry_join);
+        self.recursors.extend(other.recursors);
+    }
+}
+
+/// Sets `key` in an ordered key/value list, replacing an existing entry in place.
+pub(super) fn set_meta(meta: &mut Vec<(String, String)>, key: String, value: String) {
+    match meta.iter_mut().find(|(k, _)| *k == key) {
+        Some(entry) => entry.1 = value,
+        None => meta.push((key, value)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading files and directories
+// ---------------------------------------------------------------------------------------
+
+/// Loads one `-config-file` / `-config-dir` argument: a file, or every config file of a
+/// directory in lexical order. `format` is `-config-format` (only `json` gets here).
+pub(super) fn load_path(path: &Path, format: Option<&str>) -> Result<Vec<PartialConfig>, ConfigError> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| ConfigError::Invalid(format!("Error reading {}: {e}", path.display())))?;
+    if !meta.is_dir() {
+        if format.is_none() {
+            match extension(path) {
+                Some("json") => {}
+                Some("hcl") => return Err(hcl_error(path)),
+                _ => {
+                    return Err(ConfigError::Invalid(format!(
+                        "Error loading {}: config file extension must be .json, or -config-format=json must be set",
+                        path.display()
+                    )))
+                }
+            }
+        }
+        return Ok(vec![parse_file(path)?]);
+    }
+
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| ConfigError::Invalid(format!("Error reading {}: {e}", path.display())))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| ConfigError::Invalid(format!("Error reading {}: {e}", path.display())))?;
+        let file = entry.path();
+        // Follows symlinks; sub-directories are skipped like Consul does.
+        if std::fs::metadata(&file).map(|m| m.is_dir()).unwrap_or(false) {
+            continue;
+        }
+        files.push(file);
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+
+    let mut out = Vec::new();
+    for file in files {
+        if format.is_none() {
+            match extension(&file) {
+                Some("json") => {}
+                Some("hcl") => return Err(hcl_error(&file)),
+                // Consul skips files with other extensions (README, backups, ...).
+                _ => continue,
+            }
+        }
+        out.push(parse_file(&file)?);
+    }
+    Ok(out)
+}
+
+fn extension(path: &Path) -> Option<&str> {
+    path.extension().and_then(|e| e.to_str())
+}
+
+fn hcl_error(path: &Path) -> ConfigError {
+    ConfigError::Invalid(format!(
+        "Error loading {}: HCL config files are not supported yet; use JSON",
+        path.display()
+    ))
+}
+
+/// Reads and decodes one JSON config file.
+pub(super) fn parse_file(path: &Path) -> Result<PartialConfig, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Invalid(format!("Error reading {}: {e}", path.display())))?;
+    parse_json(&path.display().to_string(), &text).map_err(ConfigError::Invalid)
+}
+
+/// Decodes the JSON text of the config file `name`; the error is the full message
+/// (`Error parsing <name>: ...`).
+pub(super) fn parse_json(name: &str, text: &str) -> Result<PartialConfig, String> {
+    let fail = |msg: String| format!("Error parsing {name}: {msg}");
+    let value: Value = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
+    let Value::Object(root) = value else {
+        return Err(fail(format!(
+            "expected a JSON object at the top level, got '{}'",
+            go_kind(&value)
+        )));
+    };
+    let mut partial = PartialConfig::default();
+    let mut unknown = Vec::new();
+    decode_root(&root, &mut partial, &mut unknown).map_err(fail)?;
+    if !unknown.is_empty() {
+        let errors: Vec<String> = unknown
+            .iter()
+            .map(|k| format!("invalid config key {k}"))
+            .collect();
+        return Err(fail(multi_error(&errors)));
+    }
+    Ok(partial)
+}
+
+/// Formats a list of errors like Go's `hashicorp/go-multierror`.
+fn multi_error(errors: &[String]) -> String {
+    let points: Vec<String> = errors.iter().map(|e| format!("* {e}")).collect();
+    if errors.len() == 1 {
+        format!("1 error occurred:\n\t{}", points.join(""))
+    } else {
+        format!("{} errors occurred:\n\t{}", errors.len(), points.join("\n\t"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding the JSON tree
+// ---------------------------------------------------------------------------------------
+
+type Decoded<T> = Result<T, String>;
+
+/// Stores `value` into `slot` only when the source sets it (JSON `null` = unset).
+fn set<T>(slot: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
+        *slot = value;
+    }
+}
+
+fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
+    // Deprecated/alternative spellings, applied after the loop only when the preferred key
+    // (`ui_config.enabled`, `limits.kv_max_value_size`) is absent, whatever the key order.
+    let mut legacy_ui = None;
+    let mut top_level_kv_max = None;
+    for (key, v) in root {
+        let k = key.as_str();
+        match k {
+            "server" => set(&mut p.server, bool_val(k, v)?),
+            "bootstrap" => set(&mut p.bootstrap, bool_val(k, v)?),
+            "bootstrap_expect" => set(&mut p.bootstrap_expect, int_val(k, v)?),
+            "bind_addr" => {
+                if let Some(s) = str_val(k, v)? {
+                    p.bind_addr = Some(parse_ip(k, &s)?);
+                }
+            }
+            "advertise_addr" => {
+                if let Some(s) = str_val(k, v)? {
+                    p.advertise_addr = Some(parse_ip(k, &s)?);
+                }
+            }
+            "client_addr" => {
+                if let Some(s) = str_val(k, v)? {
+                    p.client_addrs = Some(parse_ip_list(k, &s)?);
+                }
+            }
+            "data_dir" => set(&mut p.data_dir, str_val(k, v)?.map(PathBuf::from)),
+            "datacenter" => set(&mut p.datacenter, str_val(k, v)?),
+            "node_name" => set(&mut p.node_name, str_val(k, v)?),
+            "node_id" => set(&mut p.node_id, str_val(k, v)?),
+            "node_meta" => {
+                if let Some(m) = object_val(k, v)? {
+                    for (mk, mv) in m {
+                        let value = str_val(&format!("{k}[{mk}]"), mv)?.unwrap_or_default();
+                        set_meta(&mut p.node_meta, mk.clone(), value);
+                    }
+                }
+            }
+            "log_level" => set(&mut p.log_level, str_val(k, v)?),
+            "log_json" => set(&mut p.log_json, bool_val(k, v)?),
+            "ports" => decode_ports(k, v, p, unknown)?,
+            "addresses" => decode_addresses(k, v, unknown)?,
+            "performance" => decode_performance(k, v, p, unknown)?,
+            "raft_protocol" => set(&mut p.raft_protocol, int_val(k, v)?),
+            "raft_snapshot_threshold" => set(&mut p.raft_snapshot_threshold, int_val(k, v)?),
+            "raft_trailing_logs" => set(&mut p.raft_trailing_logs, int_val(k, v)?),
+            "enable_script_checks" => set(&mut p.enable_script_checks, bool_val(k, v)?),
+            "enable_local_script_checks" => set(&mut p.enable_local_script_checks, bool_val(k, v)?),
+            // Deprecated in Consul in favour of ui_config.enabled, which wins when both are set.
+            "ui" => legacy_ui = bool_val(k, v)?,
+            "ui_config" => decode_ui_config(k, v, p, unknown)?,
+            "retry_join" | "start_join" => p.retry_join.extend(str_list(k, v)?),
+            "retry_interval" => set(&mut p.retry_interval_ms, duration_val(k, v)?),
+            "recursors" => p.recursors.extend(str_list(k, v)?),
+            "domain" => set(&mut p.domain, str_val(k, v)?),
+            "alt_domain" => set(&mut p.alt_domain, str_val(k, v)?),
+            "pid_file" => set(&mut p.pid_file, str_val(k, v)?.map(PathBuf::from)),
+            "leave_on_terminate" => set(&mut p.leave_on_terminate, bool_val(k, v)?),
+            "encrypt" => set(&mut p.encrypt, str_val(k, v)?),
+            "default_query_time" => set(&mut p.default_query_time_ms, duration_val(k, v)?),
+            "max_query_time" => set(&mut p.max_query_time_ms, duration_val(k, v)?),
+            // Also accepted at the top level (AgentConfig documents both spellings).
+            "kv_max_value_size" => top_level_kv_max = u64_val(k, v)?,
+            "limits" => decode_limits(k, v, p, unknown)?,
+            // Accepted and type-checked, not used (yet).
+            "skip_leave_on_interrupt"
+            | "rejoin_after_leave"
+            | "enable_debug"
+            | "disable_update_check"
+            | "verify_incoming"
+            | "verify_outgoing"
+            | "verify_server_hostname" => {
+                bool_val(k, v)?;
+            }
+            "log_file" | "primary_datacenter" | "ca_file" | "cert_file" | "key_file" => {
+                str_val(k, v)?;
+            }
+            // Free-form sections: accepted, not enforced. A later issue uses dns_config.
+            "acl" | "telemetry" | "dns_config" | "connect" | "auto_encrypt" | "tls" => {
+                object_val(k, v)?;
+            }
+            // Service and check definitions: accepted and type-checked only; AgentConfig has
+            // no field for them yet (a later issue registers them).
+            "service" | "check" => {
+                object_val(k, v)?;
+            }
+            "services" | "checks" => {
+                array_val(k, v)?;
+            }
+            _ => unknown.push(k.to_string()),
+        }
+    }
+    if p.ui.is_none() {
+        p.ui = legacy_ui;
+    }
+    if p.kv_max_value_size.is_none() {
+        p.kv_max_value_size = top_level_kv_max;
+    }
+    Ok(())
+}
+
+fn decode_ports(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        let ports = &mut p.ports;
+        match sub.as_str() {
+            "http" => set(&mut ports.http, int_val(&k, v)?),
+            "dns" => set(&mut ports.dns, int_val(&k, v)?),
+            "server" => set(&mut ports.server, int_val(&k, v)?),
+            "serf_lan" => set(&mut ports.serf_lan, int_val(&k, v)?),
+            "serf_wan" => set(&mut ports.serf_wan, int_val(&k, v)?),
+            "https" => set(&mut ports.https, int_val(&k, v)?),
+            "grpc" => set(&mut ports.grpc, int_val(&k, v)?),
+            "grpc_tls" => set(&mut ports.grpc_tls, int_val(&k, v)?),
+            // Connect proxy port ranges: accepted, not used.
+            "proxy_min_port" | "proxy_max_port" | "sidecar_min_port" | "sidecar_max_port"
+            | "expose_min_port" | "expose_max_port" => {
+                int_val(&k, v)?;
+            }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn decode_addresses(key: &str, v: &Value, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        match sub.as_str() {
+            // Per-listener bind addresses. They are validated but not applied: AgentConfig
+            // has a single `client_addrs` list and no per-listener fields yet.
+            "http" | "dns" | "https" | "grpc" | "grpc_tls" => {
+                if let Some(s) = str_val(&k, v)? {
+                    validate_listener_addrs(&k, &s)?;
+                }
+            }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn decode_performance(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        match sub.as_str() {
+            "raft_multiplier" => set(&mut p.raft_multiplier, int_val(&k, v)?),
+            "leave_drain_time" | "rpc_hold_timeout" => {
+                duration_val(&k, v)?;
+            }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn decode_ui_config(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        match sub.as_str() {
+            "enabled" => set(&mut p.ui, bool_val(&k, v)?),
+            "dir" | "content_path" | "metrics_provider" | "metrics_provider_options_json" => {
+                str_val(&k, v)?;
+            }
+            "metrics_provider_files" => {
+                str_list(&k, v)?;
+            }
+            "metrics_proxy" | "dashboard_url_templates" => {
+                object_val(&k, v)?;
+            }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn decode_limits(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        match sub.as_str() {
+            "kv_max_value_size" => set(&mut p.kv_max_value_size, u64_val(&k, v)?),
+            "txn_max_req_len" => {
+                u64_val(&k, v)?;
+            }
+            "http_max_conns_per_client" | "rpc_max_burst" | "rpc_max_conns_per_client" => {
+                int_val(&k, v)?;
+            }
+            "rpc_rate" => {
+                float_val(&k, v)?;
+            }
+            "https_handshake_timeout" | "rpc_handshake_timeout" | "rpc_client_timeout" => {
+                duration_val(&k, v)?;
+            }
+            "request_limits" => {
+                object_val(&k, v)?;
+            }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed accessors with mapstructure-style messages
+// ---------------------------------------------------------------------------------------
+
+/// Go's name for the type `encoding/json` decodes `v` into.
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "<nil>",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+    }
+}
+
+/// Go's `reflect.Kind` name for `v`.
+fn go_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "invalid",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Array(_) => "slice",
+        Value::Object(_) => "map",
+    }
+}
+
+/// Renders `v` like Go's `%v`.
+fn go_fmt(v: &Value) -> String {
+    match v {
+        Value::Null => "<nil>".to_string(),
+        Value::String(s) => s.clone(),
+        Value::Array(a) => format!("[{}]", a.iter().map(go_fmt).collect::<Vec<_>>().join(" ")),
+        Value::Object(m) => format!(
+            "map[{}]",
+            m.iter()
+                .map(|(k, v)| format!("{k}:{}", go_fmt(v)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn type_error(key: &str, expected: &str, v: &Value) -> String {
+    format!(
+        "'{key}' expected type '{expected}', got unconvertible type '{}', value: '{}'",
+        go_type(v),
+        go_fmt(v)
+    )
+}
+
+fn bool_val(key: &str, v: &Value) -> Decoded<Option<bool>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        _ => Err(type_error(key, "bool", v)),
+    }
+}
+
+fn str_val(key: &str, v: &Value) -> Decoded<Option<String>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(type_error(key, "string", v)),
+    }
+}
+
+fn int_val(key: &str, v: &Value) -> Decoded<Option<i64>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                return Ok(Some(i));
+            }
+            match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64 => {
+                    Ok(Some(f as i64))
+                }
+                _ => Err(type_error(key, "int", v)),
+            }
+        }
+        _ => Err(type_error(key, "int", v)),
+    }
+}
+
+fn u64_val(key: &str, v: &Value) -> Decoded<Option<u64>> {
+    match int_val(key, v).map_err(|_| type_error(key, "uint64", v))? {
+        None => Ok(None),
+        Some(i) => u64::try_from(i)
+            .map(Some)
+            .map_err(|_| format!("cannot parse '{key}', {i} overflows uint64")),
+    }
+}
+
+fn float_val(key: &str, v: &Value) -> Decoded<Option<f64>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => Ok(n.as_f64()),
+        _ => Err(type_error(key, "float64", v)),
+    }
+}
+
+fn str_list(key: &str, v: &Value) -> Decoded<Vec<String>> {
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(type_error(&format!("{key}[{i}]"), "string", item)),
+            })
+            .collect(),
+        _ => Err(format!(
+            "'{key}': source data must be an array or slice, got {}",
+            go_kind(v)
+        )),
+    }
+}
+
+fn array_val<'v>(key: &str, v: &'v Value) -> Decoded<Option<&'v Vec<Value>>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Array(a) => Ok(Some(a)),
+        _ => Err(format!(
+            "'{key}': source data must be an array or slice, got {}",
+            go_kind(v)
+        )),
+    }
+}
+
+fn object_val<'v>(key: &str, v: &'v Value) -> Decoded<Option<&'v Map<String, Value>>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Object(m) => Ok(Some(m)),
+        _ => Err(format!("'{key}' expected a map, got '{}'", go_kind(v))),
+    }
+}
+
+fn duration_val(key: &str, v: &Value) -> Decoded<Option<u64>> {
+    match str_val(key, v)? {
+        None => Ok(None),
+        Some(s) => parse_duration_ms(&s)
+            .map(Some)
+            .map_err(|e| format!("{key}: invalid duration: {s:?}: {e}")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Value parsers shared with the flag parser
+// ---------------------------------------------------------------------------------------
+
+/// Parses one IP address for `name` (a config key or `-flag`), with Consul's messages.
+pub(super) fn parse_ip(name: &str, s: &str) -> Result<IpAddr, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(format!("{name} cannot be empty"));
+    }
+    let list = parse_ip_list(name, s)?;
+    match list.as_slice() {
+        [ip] => Ok(*ip),
+        _ => Err(format!("{name} cannot contain multiple addresses: {s}")),
+    }
+}
+
+/// Parses a space-separated list of IP addresses (Consul's `client_addr` form).
+pub(super) fn parse_ip_list(name: &str, s: &str) -> Result<Vec<IpAddr>, String> {
+    if s.contains("{{") {
+        return Err(format!(
+            "{name}: go-sockaddr templates are not supported yet: {s:?}"
+        ));
+    }
+    s.split_whitespace()
+        .map(|a| {
+            if a.starts_with("unix://") {
+                return Err(format!("{name} cannot be a unix socket"));
+            }
+            // Go's net.ParseIP does not take "[::]" either; Consul special-cases it.
+            if a == "[::]" {
+                return Ok(IpAddr::V6(Ipv6Addr::UNSPECIFIED));
+            }
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("{name}: invalid ip address: {a}"))
+        })
+        .collect()
+}
+
+/// Validates an `addresses.*` value: space-separated IPs or `unix://` socket paths.
+fn validate_listener_addrs(name: &str, s: &str) -> Result<(), String> {
+    if s.contains("{{") {
+        return Err(format!(
+            "{name}: go-sockaddr templates are not supported yet: {s:?}"
+        ));
+    }
+    for a in s.split_whitespace() {
+        if a.starts_with("unix://") || a == "[::]" {
+            continue;
+        }
+        a.parse::<IpAddr>()
+            .map_err(|_| format!("{name}: invalid ip address: {a}"))?;
+    }
+    Ok(())
+}
+
+/// Checks a DNS recursor: an IP, optionally with a port (`1.2.3.4:53`, `[::1]:53`).
+pub(super) fn valid_recursor(s: &str) -> bool {
+    s.parse::<IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok()
+}
+
+/// Parses a Go duration string (`"30s"`, `"1h30m"`, `"250ms"`) into milliseconds
+/// (truncating). Negative durations are rejected. Errors use Go's `time` wording.
+pub(super) fn parse_duration_ms(s: &str) -> Result<u64, String> {
+    let ns = parse_go_duration(s)?;
+    if ns < 0 {
+        return Err(format!("negative duration {s:?} not allowed"));
+    }
+    Ok((ns / 1_000_000) as u64)
+}
+
+/// Go's `time.ParseDuration`, returning nanoseconds.
+pub(super) fn parse_go_duration(orig: &str) -> Result<i128, String> {
+    let invalid = || format!("time: invalid duration {orig:?}");
+    let mut s = orig;
+    let mut neg = false;
+    if let Some(rest) = s.strip_prefix('-') {
+        neg = true;
+        s = rest;
+    } else if let Some(rest) = s.strip_prefix('+') {
+        s = rest;
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let digits_end = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let mut total: u128 = 0;
+    while !s.is_empty() {
+        let end = digits_end(s);
+        let int_part = &s[..end];
+        s = &s[end..];
+        let mut frac_part = "";
+        if let Some(rest) = s.strip_prefix('.') {
+            let end = digits_end(rest);
+            frac_part = &rest[..end];
+            s = &rest[end..];
+        }
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(invalid());
+        }
+        let unit_end = s
+            .find(|c: char| c == '.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
+        let unit = &s[..unit_end];
+        s = &s[unit_end..];
+        if unit.is_empty() {
+            return Err(format!("time: missing unit in duration {orig:?}"));
+        }
+        let scale: u128 = match unit {
+            "ns" => 1,
+            "us" | "µs" | "μs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return Err(format!("time: unknown unit {unit:?} in duration {orig:?}")),
+        };
+        let whole: u128 = if int_part.is_empty() {
+            0
+        } else {
+            int_part.parse().map_err(|_| invalid())?
+        };
+        let mut value = whole.checked_mul(scale).ok_or_else(invalid)?;
+        if !frac_part.is_empty() {
+            // Beyond 18 digits the fraction is below a nanosecond for every unit.
+            let digits = &frac_part[..frac_part.len().min(18)];
+            let frac: u128 = digits.parse().map_err(|_| invalid())?;
+            value += frac * scale / 10u128.pow(digits.len() as u32);
+        }
+        total = total.checked_add(value).ok_or_else(invalid)?;
+        if total > i64::MAX as u128 + u128::from(neg) {
+            return Err(invalid());
+        }
+    }
+    let total = total as i128;
+    Ok(if neg { -total } else { total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let path = dir.join(name);
+        let mut f = std::fs::File::create(&path).expect("create");
+        f.write_all(body.as_bytes()).expect("write");
+        path
+    }
+
+    fn err_text(e: ConfigError) -> String {
+        match e {
+            ConfigError::Invalid(m) => m,
+            ConfigError::Usage(m) => panic!("unexpected usage error: {m}"),
+        }
+    }
+
+    #[test]
+    fn decodes_known_keys() {
+        let p = parse_json(
+            "x.json",
+            r#"{
+                "server": true, "bootstrap_expect": 3, "bind_addr": "10.0.0.1",
+                "advertise_addr": "10.0.0.2", "client_addr": "127.0.0.1 ::1",
+                "data_dir": "/var/lib/c", "datacenter": "EU1", "node_name": "n1",
+                "node_meta": {"rack": "r1", "zone": "a"}, "log_level": "debug", "log_json": true,
+                "ports": {"http": 18500, "dns": -1, "grpc": 8502, "sidecar_min_port": 21000},
+                "addresses": {"http": "0.0.0.0 unix:///tmp/x.sock", "dns": "127.0.0.1"},
+                "performance": {"raft_multiplier": 2, "leave_drain_time": "5s"},
+                "raft_snapshot_threshold": 100, "raft_trailing_logs": 200,
+                "ui_config": {"enabled": true, "content_path": "/ui/"},
+                "retry_join": ["a", "b"], "start_join": ["c"], "retry_interval": "1m30s",
+                "recursors": ["8.8.8.8"], "domain": "example", "alt_domain": "alt",
+                "pid_file": "/run/c.pid", "leave_on_terminate": false,
+                "default_query_time": "1m", "max_query_time": "2m",
+                "limits": {"kv_max_value_size": 1024, "rpc_rate": 10.5, "http_max_conns_per_client": 200},
+                "acl": {"enabled": true, "tokens": {"agent": "x"}}, "telemetry": {"anything": [1]},
+                "dns_config": {"allow_stale": true}, "connect": {"enabled": true},
+                "services": [{"name": "web"}], "service": {"name": "db"},
+                "checks": [], "check": {"id": "c"}, "log_file": "/tmp/l",
+                "enable_debug": true, "disable_update_check": true, "primary_datacenter": "dc1",
+                "verify_incoming": false, "verify_outgoing": false, "verify_server_hostname": false,
+                "ca_file": "a", "cert_file": "b", "key_file": "c", "auto_encrypt": {"tls": true},
+                "encrypt": "abc", "skip_leave_on_interrupt": true, "rejoin_after_leave": true,
+                "enable_script_checks": false, "enable_local_script_checks": true, "ui": false,
+                "kv_max_value_size": 7
+            }"#,
+        )
+        .expect("valid config");
+        assert_eq!(p.server, Some(true));
+        assert_eq!(p.bootstrap_expect, Some(3));
+        assert_eq!(p.bind_addr, Some("10.0.0.1".parse().expect("ip")));
+        assert_eq!(p.advertise_addr, Some("10.0.0.2".parse().expect("ip")));
+        assert_eq!(
+            p.client_addrs,
+            Some(vec!["127.0.0.1".parse().expect("ip"), "::1".parse().expect("ip")])
+        );
+        assert_eq!(p.datacenter.as_deref(), Some("EU1"));
+        assert_eq!(
+            p.node_meta,
+            vec![
+                ("rack".to_string(), "r1".to_string()),
+                ("zone".to_string(), "a".to_string())
+            ]
+        );
+        assert_eq!(p.ports.http, Some(18500));
+        assert_eq!(p.ports.dns, Some(-1));
+        assert_eq!(p.ports.grpc, Some(8502));
+        assert_eq!(p.raft_multiplier, Some(2));
+        assert_eq!(p.ui, Some(true), "ui_config.enabled wins over ui");
+        assert_eq!(p.retry_join, vec!["a", "b", "c"]);
+        assert_eq!(p.retry_interval_ms, Some(90_000));
+        assert_eq!(p.kv_max_value_size, Some(1024));
+        assert_eq!(p.default_query_time_ms, Some(60_000));
+        assert_eq!(p.max_query_time_ms, Some(120_000));
+        assert_eq!(p.leave_on_terminate, Some(false));
+        assert_eq!(p.log_level.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_the_file() {
+        let e = parse_json("/etc/rconsul/x.json", r#"{"bogus_key": 1}"#).expect_err("unknown key");
+        assert_eq!(
+            e,
+            "Error parsing /etc/rconsul/x.json: 1 error occurred:\n\t* invalid config key bogus_key"
+        );
+
+        let e = parse_json("x.json", r#"{"ports": {"bogus": 1}, "zzz": true}"#).expect_err("unknown keys");
+        assert_eq!(
+            e,
+            "Error parsing x.json: 2 errors occurred:\n\t* invalid config key ports.bogus\n\t* invalid config key zzz"
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named_with_the_file() {
+        let e = parse_json("/etc/x.json", r#"{"server": "yes"}"#).expect_err("wrong type");
+        assert_eq!(
+            e,
+            "Error parsing /etc/x.json: 'server' expected type 'bool', got unconvertible type 'string', value: 'yes'"
+        );
+        let e = parse_json("x.json", r#"{"ports": {"http": "80"}}"#).expect_err("wrong type");
+        assert_eq!(
+            e,
+            "Error parsing x.json: 'ports.http' expected type 'int', got unconvertible type 'string', value: '80'"
+        );
+        let e = parse_json("x.json", r#"{"ports": {"http": 1.5}}"#).expect_err("fraction");
+        assert!(e.contains("'ports.http' expected type 'int'"), "{e}");
+        let e = parse_json("x.json", r#"{"retry_join": "a"}"#).expect_err("not a list");
+        assert_eq!(
+            e,
+            "Error parsing x.json: 'retry_join': source data must be an array or slice, got string"
+        );
+        let e = parse_json("x.json", r#"{"retry_join": ["a", 1]}"#).expect_err("bad element");
+        assert!(e.contains("'retry_join[1]' expected type 'string'"), "{e}");
+        let e = parse_json("x.json", r#"{"ports": 8500}"#).expect_err("not a map");
+        assert_eq!(e, "Error parsing x.json: 'ports' expected a map, got 'float64'");
+        let e = parse_json("x.json", r#"{"node_meta": {"a": 1}}"#).expect_err("meta value");
+        assert!(e.contains("'node_meta[a]' expected type 'string'"), "{e}");
+        let e = parse_json("x.json", r#"{"limits": {"kv_max_value_size": -1}}"#).expect_err("negative");
+        assert!(e.contains("limits.kv_max_value_size"), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_named_with_the_file() {
+        let e = parse_json("x.json", r#"{"bind_addr": "nope"}"#).expect_err("bad ip");
+        assert_eq!(e, "Error parsing x.json: bind_addr: invalid ip address: nope");
+        let e = parse_json("x.json", r#"{"client_addr": "127.0.0.1 bad"}"#).expect_err("bad ip");
+        assert_eq!(e, "Error parsing x.json: client_addr: invalid ip address: bad");
+        let e = parse_json("x.json", r#"{"retry_interval": "10"}"#).expect_err("bad duration");
+        assert_eq!(
+            e,
+            "Error parsing x.json: retry_interval: invalid duration: \"10\": time: missing unit in duration \"10\""
+        );
+        let e = parse_json("x.json", r#"{"addresses": {"http": "x"}}"#).expect_err("bad addr");
+        assert_eq!(e, "Error parsing x.json: addresses.http: invalid ip address: x");
+    }
+
+    #[test]
+    fn invalid_json_is_reported() {
+        let e = parse_json("x.json", "{\"server\": tru}").expect_err("bad json");
+        assert!(e.starts_with("Error parsing x.json: "), "{e}");
+        let e = parse_json("x.json", "[1]").expect_err("not an object");
+        assert!(e.starts_with("Error parsing x.json: "), "{e}");
+    }
+
+    #[test]
+    fn legacy_spellings_apply_when_alone() {
+        let p = parse_json("x.json", r#"{"ui": true, "kv_max_value_size": 7}"#).expect("legacy keys");
+        assert_eq!(p.ui, Some(true));
+        assert_eq!(p.kv_max_value_size, Some(7));
+    }
+
+    #[test]
+    fn null_means_unset() {
+        let p =
+            parse_json("x.json", r#"{"server": null, "ports": null, "retry_join": null}"#).expect("nulls");
+        assert_eq!(p, PartialConfig::default());
+    }
+
+    #[test]
+    fn merge_overrides_scalars_and_appends_lists() {
+        let mut a = parse_json(
+            "a.json",
+            r#"{"server": true, "datacenter": "a", "retry_join": ["x"], "node_meta": {"k": "1", "j": "2"}, "ports": {"http": 1}}"#,
+        )
+        .expect("a");
+        let b = parse_json(
+            "b.json",
+            r#"{"datacenter": "b", "retry_join": ["y"], "node_meta": {"k": "3"}, "ports": {"dns": 2}}"#,
+        )
+        .expect("b");
+        a.merge(b);
+        assert_eq!(a.server, Some(true));
+        assert_eq!(a.datacenter.as_deref(), Some("b"));
+        assert_eq!(a.retry_join, vec!["x", "y"]);
+        let mut meta = a.node_meta.clone();
+        meta.sort();
+        assert_eq!(meta, vec![("j".into(), "2".into()), ("k".into(), "3".into())]);
+        assert_eq!(a.ports.http, Some(1));
+        assert_eq!(a.ports.dns, Some(2));
+    }
+
+    #[test]
+    fn config_dir_loads_json_in_lexical_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            "b.json",
+            r#"{"datacenter": "b", "retry_join": ["2"]}"#,
+        );
+        write(
+            dir.path(),
+            "a.json",
+            r#"{"datacenter": "a", "retry_join": ["1"]}"#,
+        );
+        write(dir.path(), "c.json", r#"{"retry_join": ["3"]}"#);
+        write(dir.path(), "README.md", "not json");
+        std::fs::create_dir(dir.path().join("sub.json")).expect("subdir");
+        let parts = load_path(dir.path(), None).expect("load dir");
+        assert_eq!(parts.len(), 3);
+        let mut merged = PartialConfig::default();
+        for p in parts {
+            merged.merge(p);
+        }
+        assert_eq!(merged.datacenter.as_deref(), Some("b"));
+        assert_eq!(merged.retry_join, vec!["1", "2", "3"]);
+    }
+
+    #[test]
+    fn hcl_is_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hcl = write(dir.path(), "x.hcl", "server = true");
+        let e = err_text(load_path(dir.path(), None).expect_err("hcl in dir"));
+        assert!(e.contains("HCL") && e.contains("x.hcl"), "{e}");
+        let e = err_text(load_path(&hcl, None).expect_err("hcl file"));
+        assert!(e.contains("HCL"), "{e}");
+        // With -config-format=json every file is read as JSON, whatever its extension.
+        let e = err_text(load_path(&hcl, Some("json")).expect_err("not json"));
+        assert!(e.starts_with("Error parsing "), "{e}");
+    }
+
+    #[test]
+    fn file_errors_name_the_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = write(dir.path(), "bad.json", r#"{"bogus_key": true}"#);
+        let e = err_text(load_path(&f, None).expect_err("unknown key"));
+        assert_eq!(
+            e,
+            format!(
+                "Error parsing {}: 1 error occurred:\n\t* invalid config key bogus_key",
+                f.display()
+            )
+        );
+        let missing = dir.path().join("missing.json");
+        let e = err_text(load_path(&missing, None).expect_err("missing"));
+        assert!(e.contains("missing.json"), "{e}");
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_go_duration("0"), Ok(0));
+        assert_eq!(parse_go_duration("300ms"), Ok(300_000_000));
+        assert_eq!(parse_go_duration("1.5h"), Ok(5_400_000_000_000));
+        assert_eq!(parse_go_duration("2h45m"), Ok(9_900_000_000_000));
+        assert_eq!(parse_go_duration("-1.5s"), Ok(-1_500_000_000));
+        assert_eq!(parse_go_duration("1us"), Ok(1_000));
+        assert_eq!(parse_go_duration("1µs"), Ok(1_000));
+        assert_eq!(parse_go_duration(".5s"), Ok(500_000_000));
+        assert_eq!(
+            parse_go_duration("abc"),
+            Err("time: invalid duration \"abc\"".to_string())
+        );
+        assert_eq!(
+            parse_go_duration(""),
+            Err("time: invalid duration \"\"".to_string())
+        );
+        assert_eq!(
+            parse_go_duration("5"),
+            Err("time: missing unit in duration \"5\"".to_string())
+        );
+        assert_eq!(
+            parse_go_duration("5x"),
+            Err("time: unknown unit \"x\" in duration \"5x\"".to_string())
+        );
+        assert!(parse_go_duration("9999999999999999999h").is_err());
+        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+        assert!(parse_duration_ms("-30s").is_err());
+    }
+
+    #[test]
+    fn ip_parsing() {
+        assert_eq!(
+            parse_ip("bind_addr", "[::]"),
+            Ok(IpAddr::V6(Ipv6Addr::UNSPECIFIED))
+        );
+        assert_eq!(
+            parse_ip("bind_addr", ""),
+            Err("bind_addr cannot be empty".to_string())
+        );
+        assert!(parse_ip("bind_addr", "1.1.1.1 2.2.2.2").is_err());
+        assert!(parse_ip("bind_addr", "{{ GetPrivateIP }}").is_err());
+        assert_eq!(
+            parse_ip("bind_addr", "unix:///x"),
+            Err("bind_addr cannot be a unix socket".to_string())
+        );
+        assert!(valid_recursor("8.8.8.8"));
+        assert!(valid_recursor("8.8.8.8:53"));
+        assert!(valid_recursor("[::1]:53"));
+        assert!(!valid_recursor("dns.google"));
+    }
+}

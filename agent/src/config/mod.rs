@@ -1,0 +1,134 @@
+//! Agent configuration: Consul-style command-line flags and JSON config files.
+//!
+//! `parse_agent_args` is the single entry point: it reads `-config-file`/`-config-dir`
+//! files first, then applies flags on top (flags win), then fills defaults
+//! (dev mode, hostname, ports) and validates.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Listener ports; a negative value disables that listener (Consul's `-1`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    /// HTTP API (default 8500).
+    pub http: i32,
+    /// DNS interface (default 8600).
+    pub dns: i32,
+    /// Server RPC / raft (default 8300).
+    pub server: i32,
+    /// LAN gossip (default 8301).
+    pub serf_lan: i32,
+    /// WAN gossip (default 8302).
+    pub serf_wan: i32,
+    /// HTTPS (default -1, disabled).
+    pub https: i32,
+    /// gRPC (default -1, disabled; 8502 in dev mode).
+    pub grpc: i32,
+    /// gRPC TLS (default -1, disabled).
+    pub grpc_tls: i32,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            http: 8500,
+            dns: 8600,
+            server: 8300,
+            serf_lan: 8301,
+            serf_wan: 8302,
+            https: -1,
+            grpc: -1,
+            grpc_tls: -1,
+        }
+    }
+}
+
+/// Log verbosity accepted by `-log-level` / `log_level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogLevel {
+    /// Everything.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal operation (default).
+    #[default]
+    Info,
+    /// Warnings and errors.
+    Warn,
+    /// Errors only.
+    Error,
+}
+
+/// The fully resolved configuration of one agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    /// `-dev`: in-memory single server with fast timings and pretty JSON.
+    pub dev: bool,
+    /// `-server`: this agent is a raft voter.
+    pub server: bool,
+    /// `-bootstrap`: self-elect as a single server.
+    pub bootstrap: bool,
+    /// `-bootstrap-expect`: number of servers to wait for before bootstrapping (0 = unset).
+    pub bootstrap_expect: u32,
+    /// `-node`: node name (default: hostname).
+    pub node_name: String,
+    /// `-node-id`: node UUID (None: read from `data_dir/node-id` or generate).
+    pub node_id: Option<String>,
+    /// `-node-meta key:value` (repeatable) / `node_meta`.
+    pub node_meta: Vec<(String, String)>,
+    /// `-datacenter` (lower-cased; default `dc1`).
+    pub datacenter: String,
+    /// `-data-dir`; required unless `dev`.
+    pub data_dir: Option<PathBuf>,
+    /// `-bind`: cluster (gossip + raft) address.
+    pub bind_addr: IpAddr,
+    /// `-advertise`: address other agents use (default: bind).
+    pub advertise_addr: Option<IpAddr>,
+    /// `-client`: addresses the HTTP and DNS listeners bind to (default 127.0.0.1).
+    pub client_addrs: Vec<IpAddr>,
+    /// Listener ports.
+    pub ports: Ports,
+    /// `-log-level`.
+    pub log_level: LogLevel,
+    /// `-log-json`.
+    pub log_json: bool,
+    /// `-ui` / `ui_config.enabled`.
+    pub ui: bool,
+    /// `-retry-join` / `-join` (repeatable) / `retry_join` / `start_join`.
+    pub retry_join: Vec<String>,
+    /// `-retry-interval` in milliseconds (default 30 s).
+    pub retry_interval_ms: u64,
+    /// `performance.raft_multiplier` (default 5; dev 1).
+    pub raft_multiplier: u32,
+    /// `raft_snapshot_threshold`: log entries between snapshots (default 16384).
+    pub raft_snapshot_threshold: u64,
+    /// `raft_trailing_logs`: log entries kept after a snapshot (default 10240).
+    pub raft_trailing_logs: u64,
+    /// `-enable-script-checks` / `enable_script_checks`.
+    pub enable_script_checks: bool,
+    /// `-enable-local-script-checks` / `enable_local_script_checks`.
+    pub enable_local_script_checks: bool,
+    /// `-domain` (default `consul.`).
+    pub domain: String,
+    /// `-alt-domain`.
+    pub alt_domain: Option<String>,
+    /// `-recursor` (repeatable) / `recursors`.
+    pub recursors: Vec<String>,
+    /// `-pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `-default-query-time` in milliseconds (default 300 s).
+    pub default_query_time_ms: u64,
+    /// `-max-query-time` in milliseconds (default 600 s).
+    pub max_query_time_ms: u64,
+    /// `kv_max_value_size` / `limits.kv_max_value_size` in bytes (default 524288).
+    pub kv_max_value_size: u64,
+    /// `leave_on_terminate` (default: false for servers, true for clients).
+    pub leave_on_terminate: Option<bool>,
+    /// The config files and directories that were loaded, in order (for logs and reload).
+    pub config_sources: Vec<PathBuf>,
+}
+
+mod file;
+mod flags;
+
+pub use flags::{parse_agent_args, ConfigError, AGENT_USAGE};

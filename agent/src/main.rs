@@ -1,0 +1,73 @@
+//! `rconsul`: the agent binary and its command-line interface.
+
+mod cli;
+mod config;
+mod logging;
+mod run;
+
+use std::process::ExitCode;
+
+/// `rconsul agent ...`: parse the configuration, start the runtime, run until a signal.
+fn agent(args: &[String]) -> ExitCode {
+    let cfg = match config::parse_agent_args(args) {
+        Ok(cfg) => cfg,
+        Err(config::ConfigError::Usage(msg)) if msg.is_empty() => {
+            // -h / -help: the flag list, and success, as Consul does.
+            eprintln!("Usage:\n{}", config::AGENT_USAGE);
+            return ExitCode::SUCCESS;
+        }
+        Err(e @ config::ConfigError::Usage(_)) => {
+            eprintln!("{e}");
+            eprintln!("Usage:\n{}", config::AGENT_USAGE);
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    logging::init(cfg.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rconsul")
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("==> cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run::run(cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("==> {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("agent") => agent(&args[1..]),
+        Some("version") | Some("-version") | Some("--version") | Some("-v") => {
+            ExitCode::from(exit(cli::run_version()))
+        }
+        Some("kv") => ExitCode::from(exit(cli::run_kv(&args[1..]))),
+        Some("-h") | Some("-help") | Some("--help") => {
+            cli::print_usage();
+            ExitCode::SUCCESS
+        }
+        // Consul exits 127 for a missing or unknown command.
+        _ => {
+            cli::print_usage();
+            ExitCode::from(127)
+        }
+    }
+}
+
+/// Clamps a CLI exit code into the range a process can return.
+fn exit(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}

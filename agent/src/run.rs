@@ -1,0 +1,172 @@
+//! `rconsul agent`: wires storage, raft and the listeners together and runs until a signal.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rconsul_http_api::{ApiConfig, ApiState};
+use rconsul_raft::storage::StorageMode;
+use rconsul_raft::{node_id_from_uuid, RaftNode, RaftNodeConfig, ServerNode};
+use rconsul_state::StateStore;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::AgentConfig;
+
+/// Reads the node UUID from `data_dir/node-id`, creating it on first start.
+fn load_or_create_node_id(cfg: &AgentConfig) -> anyhow::Result<String> {
+    if let Some(id) = &cfg.node_id {
+        return Ok(id.clone());
+    }
+    let Some(dir) = cfg.data_dir.as_deref() else {
+        return Ok(uuid::Uuid::new_v4().to_string());
+    };
+    let path = dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            let id = uuid::Uuid::new_v4().to_string();
+            write_durably(&path, id.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+            Ok(id)
+        }
+    }
+}
+
+/// Writes a small file via a temporary name and rename, so a crash never leaves it half-written.
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        // Without signal handlers we can only wait for Ctrl-C through tokio's helper.
+        let _ = tokio::signal::ctrl_c().await;
+        return "interrupt";
+    };
+    tokio::select! {
+        _ = int.recv() => "interrupt",
+        _ = term.recv() => "terminated",
+    }
+}
+
+/// Runs the agent until it is told to stop.
+pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
+    let started = Instant::now();
+    if !cfg.server {
+        anyhow::bail!(
+            "client agents (without -server) need a cluster to join, which this rconsul version does not support yet; run with -server -bootstrap-expect=1 or -dev"
+        );
+    }
+    if cfg.bootstrap_expect > 1 {
+        anyhow::bail!(
+            "-bootstrap-expect={} needs multi-server clustering, which this rconsul version does not support yet; use -bootstrap-expect=1",
+            cfg.bootstrap_expect
+        );
+    }
+    if let Some(dir) = &cfg.data_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
+    }
+    if cfg.bootstrap_expect == 1 {
+        tracing::warn!(target: "agent", "BootstrapExpect is set to 1; this is the same as Bootstrap mode.");
+        tracing::warn!(target: "agent", "bootstrap = true: do not enable unless necessary");
+    }
+    let node_id = load_or_create_node_id(&cfg)?;
+    let advertise = cfg.advertise_addr.unwrap_or(cfg.bind_addr);
+    let advertise = if advertise.is_unspecified() {
+        std::net::IpAddr::from([127, 0, 0, 1])
+    } else {
+        advertise
+    };
+    let rpc_port = u16::try_from(cfg.ports.server).unwrap_or(8300);
+    let rpc_addr = SocketAddr::new(advertise, rpc_port).to_string();
+
+    let storage = match (&cfg.data_dir, cfg.dev) {
+        (Some(dir), false) => StorageMode::Durable(dir.join("rconsul")),
+        _ => StorageMode::InMemory,
+    };
+    let store = Arc::new(StateStore::new());
+    let raft = RaftNode::start(
+        RaftNodeConfig {
+            id: node_id_from_uuid(&node_id),
+            node: ServerNode {
+                rpc_addr: rpc_addr.clone(),
+                name: cfg.node_name.clone(),
+                node_id: node_id.clone(),
+            },
+            storage,
+            bootstrap_single: cfg.dev || cfg.bootstrap || cfg.bootstrap_expect == 1,
+            raft_multiplier: cfg.raft_multiplier,
+            snapshot_threshold: cfg.raft_snapshot_threshold,
+            trailing_logs: cfg.raft_trailing_logs,
+        },
+        store.clone(),
+    )
+    .await
+    .context("starting raft")?;
+
+    let api = Arc::new(ApiState {
+        config: ApiConfig {
+            datacenter: cfg.datacenter.clone(),
+            pretty_by_default: cfg.dev,
+            kv_max_value_size: cfg.kv_max_value_size,
+            default_query_time: Duration::from_millis(cfg.default_query_time_ms),
+            max_query_time: Duration::from_millis(cfg.max_query_time_ms),
+        },
+        store: store.clone(),
+        consensus: raft.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut servers = Vec::new();
+    if cfg.ports.http >= 0 {
+        let port = u16::try_from(cfg.ports.http).context("ports.http out of range")?;
+        for ip in &cfg.client_addrs {
+            let addr = SocketAddr::new(*ip, port);
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
+            tracing::info!(target: "agent", "Starting server: address={addr} network=tcp protocol=http");
+            let router = rconsul_http_api::router::router(api.clone());
+            servers.push(tokio::spawn(rconsul_http_api::server::serve(
+                listener,
+                router,
+                stop_rx.clone(),
+            )));
+        }
+    }
+    if let Some(pid_file) = &cfg.pid_file {
+        write_durably(pid_file, std::process::id().to_string().as_bytes())
+            .with_context(|| format!("writing pid file {}", pid_file.display()))?;
+    }
+    tracing::info!(
+        target: "agent",
+        "Consul agent running! node={} id={} datacenter={} server={} rpc={} started_in={}ms",
+        cfg.node_name,
+        node_id,
+        cfg.datacenter,
+        cfg.server,
+        rpc_addr,
+        started.elapsed().as_millis()
+    );
+
+    let why = shutdown_signal().await;
+    tracing::info!(target: "agent", "Caught signal: {why}");
+    tracing::info!(target: "agent", "Graceful shutdown disabled. Exiting");
+    let _ = stop_tx.send(true);
+    for s in servers {
+        let _ = s.await;
+    }
+    raft.shutdown().await;
+    if let Some(pid_file) = &cfg.pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    tracing::info!(target: "agent", "shutdown complete");
+    Ok(())
+}

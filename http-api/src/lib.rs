@@ -1,0 +1,61 @@
+//! rconsul's HTTP API: Consul's `/v1` endpoints on axum.
+//!
+//! - [`server`]: the HTTP/1.1 listener (hyper with Go-style header casing).
+//! - [`router`]: paths, allowed methods, Consul's 404/405/301 behaviour.
+//! - [`query`]: query-string parsing shared by every endpoint (`?index`, `?wait`, `?stale`, ...).
+//! - [`blocking`]: the index-based long poll behind every read.
+//! - [`response`]: Consul's headers, JSON encoding and error bodies.
+//! - `routes::*`: one module per endpoint family.
+
+pub mod blocking;
+pub mod duration;
+pub mod query;
+pub mod response;
+pub mod router;
+mod routes;
+pub mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rconsul_state::{Consensus, StateStore};
+
+/// Settings the API needs from the agent's configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// This agent's datacenter; any other `?dc=` is answered `No path to datacenter`.
+    pub datacenter: String,
+    /// Pretty-print every JSON body (Consul does in `-dev` mode).
+    pub pretty_by_default: bool,
+    /// Largest accepted KV value (`kv_max_value_size`).
+    pub kv_max_value_size: u64,
+    /// Blocking query wait when `?wait` is absent (`default_query_time`).
+    pub default_query_time: Duration,
+    /// Upper bound of `?wait` (`max_query_time`).
+    pub max_query_time: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            datacenter: "dc1".into(),
+            pretty_by_default: false,
+            kv_max_value_size: 512 * 1024,
+            default_query_time: Duration::from_secs(300),
+            max_query_time: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Everything a request handler can reach.
+pub struct ApiState {
+    /// Configuration.
+    pub config: ApiConfig,
+    /// The local replicated state (reads).
+    pub store: Arc<StateStore>,
+    /// Consensus (writes, read barriers, leadership).
+    pub consensus: Arc<dyn Consensus>,
+}
+
+/// The shared handle handlers receive.
+pub type SharedState = Arc<ApiState>;

@@ -1,0 +1,248 @@
+//! `/v1/kv/<key>`: Consul's KV store (GET, PUT, DELETE).
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
+use base64::Engine;
+use rconsul_state::{Command, KvEntry, Table};
+use serde::Serialize;
+
+use crate::blocking::{self, QueryResult};
+use crate::query::Params;
+use crate::response::{add_query_meta, empty_response, json_response, ApiError};
+use crate::SharedState;
+
+const PREFIX: &str = "/v1/kv/";
+
+/// Consul's `DirEntry` JSON, fields in Consul's order.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DirEntryJson<'a> {
+    lock_index: u64,
+    key: &'a str,
+    flags: u64,
+    value: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session: Option<&'a str>,
+    create_index: u64,
+    modify_index: u64,
+}
+
+impl<'a> From<&'a KvEntry> for DirEntryJson<'a> {
+    fn from(e: &'a KvEntry) -> Self {
+        DirEntryJson {
+            lock_index: e.lock_index,
+            key: &e.key,
+            flags: e.flags,
+            value: if e.value.is_empty() {
+                None
+            } else {
+                Some(base64::engine::general_purpose::STANDARD.encode(&e.value))
+            },
+            session: e.session.as_deref(),
+            create_index: e.create_index,
+            modify_index: e.modify_index,
+        }
+    }
+}
+
+/// The key named by the request path (percent-decoded, as Go's `URL.Path` is).
+fn key_from_uri(uri: &Uri) -> Result<String, ApiError> {
+    let raw = uri.path().strip_prefix(PREFIX).unwrap_or("");
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| ApiError::bad_request("Invalid key: not valid UTF-8 after percent-decoding"))
+}
+
+fn missing_key() -> ApiError {
+    ApiError::bad_request("Missing key name")
+}
+
+/// What a GET reads.
+enum Answer {
+    Entries(Vec<KvEntry>),
+    Keys(Vec<String>),
+}
+
+/// `GET /v1/kv/<key>` with `?recurse`, `?keys`, `?separator`, `?raw` and blocking.
+pub async fn get(
+    State(api): State<SharedState>,
+    uri: Uri,
+    RawQuery(q): RawQuery,
+) -> Result<Response<Body>, ApiError> {
+    let params = Params::parse(q.as_deref());
+    let key = key_from_uri(&uri)?;
+    params.check_dc(&api.config)?;
+    let mode = params.consistency()?;
+    let opts = params.blocking(&api.config)?;
+    let pretty = params.pretty(&api.config);
+    let keys = params.has("keys");
+    let recurse = params.has("recurse");
+    if key.is_empty() && !keys && !recurse {
+        return Err(missing_key());
+    }
+    let separator = params
+        .get("separator")
+        .or_else(|| params.get("seperator"))
+        .unwrap_or("")
+        .to_string();
+    let meta = api.consensus.read_barrier(mode).await?;
+
+    let result = blocking::run(&api.store, Table::Kvs, opts, |state| {
+        if keys {
+            let (index, list) = state.kv.keys(&key, &separator);
+            QueryResult {
+                index,
+                watch_index: index,
+                value: Answer::Keys(list),
+            }
+        } else if recurse {
+            let (index, list) = state.kv.list(&key);
+            QueryResult {
+                index,
+                watch_index: index,
+                value: Answer::Entries(list.into_iter().cloned().collect()),
+            }
+        } else {
+            let (index, entry) = state.kv.get(&key);
+            QueryResult {
+                index,
+                watch_index: state.kv.key_watch_index(&key),
+                value: Answer::Entries(entry.into_iter().cloned().collect()),
+            }
+        }
+    })
+    .await;
+
+    let mut resp = match result.value {
+        Answer::Keys(list) if list.is_empty() && !key.is_empty() => empty_response(StatusCode::NOT_FOUND),
+        Answer::Keys(list) => json_response(&list, pretty),
+        Answer::Entries(list) if list.is_empty() => empty_response(StatusCode::NOT_FOUND),
+        Answer::Entries(list) if params.has("raw") && !recurse => raw_response(&list[0]),
+        Answer::Entries(list) => {
+            let json: Vec<DirEntryJson<'_>> = list.iter().map(DirEntryJson::from).collect();
+            json_response(&json, pretty)
+        }
+    };
+    add_query_meta(&mut resp, result.index, meta);
+    Ok(resp)
+}
+
+/// `?raw`: the value bytes alone, served so a browser never interprets them.
+fn raw_response(entry: &KvEntry) -> Response<Body> {
+    let mut resp = empty_response(StatusCode::OK);
+    *resp.body_mut() = Body::from(entry.value.to_vec());
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    resp
+}
+
+fn too_large(size: u64, max: u64) -> ApiError {
+    let mut err = ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "Request body({size} bytes) too large, max size: {max} bytes. See https://www.consul.io/docs/agent/options.html#kv_max_value_size."
+        ),
+    );
+    err.close = true;
+    err
+}
+
+/// Reads the request body, refusing more than `max` bytes with Consul's 413.
+async fn read_value(headers: &HeaderMap, body: Body, max: u64) -> Result<Vec<u8>, ApiError> {
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        if len > max {
+            return Err(too_large(len, max));
+        }
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX).saturating_add(1);
+    match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) if bytes.len() as u64 > max => Err(too_large(bytes.len() as u64, max)),
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(_) => Err(too_large(max + 1, max)),
+    }
+}
+
+fn conflicting(q: &Option<String>) -> ApiError {
+    ApiError::bad_request(format!("Conflicting flags: {}", q.as_deref().unwrap_or("")))
+}
+
+/// `PUT /v1/kv/<key>` with `?flags`, `?cas`; answers `true` or `false`.
+pub async fn put(
+    State(api): State<SharedState>,
+    uri: Uri,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response<Body>, ApiError> {
+    let params = Params::parse(q.as_deref());
+    let key = key_from_uri(&uri)?;
+    params.check_dc(&api.config)?;
+    if key.is_empty() {
+        return Err(missing_key());
+    }
+    let locking = params.has("acquire") || params.has("release");
+    if locking && params.has("cas") || params.has("acquire") && params.has("release") {
+        return Err(conflicting(&q));
+    }
+    if locking {
+        return Err(ApiError::not_implemented(
+            "?acquire and ?release need sessions, which this rconsul version does not implement yet",
+        ));
+    }
+    let flags = params.get_u64("flags")?.unwrap_or(0);
+    let cas = params.get_u64("cas")?;
+    let value = read_value(&headers, body, api.config.kv_max_value_size).await?;
+    let command = match cas {
+        Some(index) => Command::KvCas {
+            key,
+            value,
+            flags,
+            index,
+        },
+        None => Command::KvSet { key, value, flags },
+    };
+    let result = api.consensus.write(command).await?;
+    Ok(json_response(&result.as_bool(), params.pretty(&api.config)))
+}
+
+/// `DELETE /v1/kv/<key>` with `?recurse`, `?cas`; answers `true` or `false`.
+pub async fn delete(
+    State(api): State<SharedState>,
+    uri: Uri,
+    RawQuery(q): RawQuery,
+) -> Result<Response<Body>, ApiError> {
+    let params = Params::parse(q.as_deref());
+    let key = key_from_uri(&uri)?;
+    params.check_dc(&api.config)?;
+    let recurse = params.has("recurse");
+    if recurse && params.has("cas") {
+        return Err(conflicting(&q));
+    }
+    if key.is_empty() && !recurse {
+        return Err(missing_key());
+    }
+    let command = if recurse {
+        Command::KvDeleteTree { prefix: key }
+    } else {
+        match params.get_u64("cas")? {
+            Some(index) => Command::KvDeleteCas { key, index },
+            None => Command::KvDelete { key },
+        }
+    };
+    let result = api.consensus.write(command).await?;
+    Ok(json_response(&result.as_bool(), params.pretty(&api.config)))
+}

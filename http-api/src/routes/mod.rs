@@ -1,0 +1,4 @@
+//! Endpoint handlers, one module per endpoint family.
+
+pub mod kv;
+pub mod status;

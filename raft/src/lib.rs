@@ -1,0 +1,19 @@
+//! openraft glue for rconsul.
+//!
+//! - [`types`]: the raft type configuration (commands, responses, node identity).
+//! - [`storage`]: the raft log, vote and snapshots in sled (the only module that knows sled).
+//! - [`network`]: the transport between servers.
+//! - [`node`]: [`RaftNode`], which starts raft, batches writes and implements
+//!   [`rconsul_state::Consensus`] for the API layers.
+
+// openraft's StorageError is large and its trait signatures require it; boxing would only
+// move the allocation into every call site.
+#![allow(clippy::result_large_err)]
+
+pub mod network;
+pub mod node;
+pub mod storage;
+pub mod types;
+
+pub use node::{RaftNode, RaftNodeConfig, StartError};
+pub use types::{node_id_from_uuid, RaftRequest, RaftResponse, ServerNode, TypeConfig};

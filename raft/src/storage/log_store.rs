@@ -1,0 +1,191 @@
+//! The raft log and vote in sled trees.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::storage::{LogFlushed, RaftLogStorage};
+use openraft::{Entry, LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
+
+use crate::types::TypeConfig;
+
+type NodeId = u64;
+
+const VOTE_KEY: &[u8] = b"vote";
+const COMMITTED_KEY: &[u8] = b"committed";
+const PURGED_KEY: &[u8] = b"last_purged";
+
+/// The raft log (`raft_log` tree, keyed by big-endian index) and its metadata
+/// (`raft_meta` tree: vote, committed, last purged). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    db: sled::Db,
+    log: sled::Tree,
+    meta: sled::Tree,
+    durable: bool,
+}
+
+fn io_read<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
+    StorageIOError::read_logs(&e).into()
+}
+
+fn io_write<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
+    StorageIOError::write_logs(&e).into()
+}
+
+impl LogStore {
+    pub(crate) fn new(db: sled::Db, durable: bool) -> Result<Self, sled::Error> {
+        Ok(LogStore {
+            log: db.open_tree("raft_log")?,
+            meta: db.open_tree("raft_meta")?,
+            db,
+            durable,
+        })
+    }
+
+    /// Flushes everything written so far to disk (no-op for in-memory storage).
+    async fn flush(&self) -> Result<(), std::io::Error> {
+        if !self.durable {
+            return Ok(());
+        }
+        let db = self.db.clone();
+        // sled 0.34's flush_async can fail to wake; a blocking flush on the blocking pool is safe.
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(std::io::Error::other(e)),
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+
+    fn read_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError<NodeId>> {
+        match self.meta.get(key).map_err(io_read)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(io_read),
+        }
+    }
+
+    fn write_meta<T: serde::Serialize>(&self, key: &[u8], value: &T) -> Result<(), StorageError<NodeId>> {
+        let bytes = serde_json::to_vec(value).map_err(io_write)?;
+        self.meta.insert(key, bytes).map_err(io_write)?;
+        Ok(())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError<NodeId>> {
+        bincode::deserialize(bytes).map_err(io_read)
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        let start = match range.start_bound() {
+            Bound::Included(i) => Bound::Included(i.to_be_bytes()),
+            Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => Bound::Included(i.to_be_bytes()),
+            Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let mut entries = Vec::new();
+        for item in self.log.range::<[u8; 8], _>((start, end)) {
+            let (_, bytes) = item.map_err(io_read)?;
+            entries.push(Self::decode(&bytes)?);
+        }
+        Ok(entries)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = Self;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
+        let last_purged_log_id: Option<LogId<NodeId>> = self.read_meta(PURGED_KEY)?;
+        let last = match self.log.last().map_err(io_read)? {
+            Some((_, bytes)) => Some(Self::decode(&bytes)?.log_id),
+            None => last_purged_log_id,
+        };
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
+        self.write_meta(VOTE_KEY, vote)
+            .map_err(|e| StorageError::from(StorageIOError::write_vote(&e)))?;
+        self.flush()
+            .await
+            .map_err(|e| StorageError::from(StorageIOError::write_vote(&e)))
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
+        self.read_meta(VOTE_KEY)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
+        // Not flushed on its own: it becomes durable with the next appended batch, and a
+        // stale committed index only means a little more replay after a crash.
+        self.write_meta(COMMITTED_KEY, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
+        Ok(self.read_meta::<Option<LogId<NodeId>>>(COMMITTED_KEY)?.flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            let bytes = bincode::serialize(&entry).map_err(io_write)?;
+            batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
+        }
+        self.log.apply_batch(batch).map_err(io_write)?;
+        let flushed = self.flush().await;
+        let failed = flushed.as_ref().err().map(|e| e.to_string());
+        callback.log_io_completed(flushed);
+        match failed {
+            None => Ok(()),
+            Some(e) => Err(io_write(std::io::Error::other(e))),
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(log_id.index.to_be_bytes()..) {
+            let (key, _) = item.map_err(io_write)?;
+            batch.remove(key);
+        }
+        self.log.apply_batch(batch).map_err(io_write)?;
+        self.flush().await.map_err(io_write)
+    }
+
+    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        // Record the purge point first so a crash in between never leaves a hole.
+        self.write_meta(PURGED_KEY, &log_id)?;
+        self.flush().await.map_err(io_write)?;
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(..=log_id.index.to_be_bytes()) {
+            let (key, _) = item.map_err(io_write)?;
+            batch.remove(key);
+        }
+        self.log.apply_batch(batch).map_err(io_write)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,213 @@
+//! The raft state machine: an in-memory [`StateStore`] plus persisted snapshots.
+
+use std::io::Cursor;
+use std::sync::Arc;
+
+use openraft::storage::RaftStateMachine;
+use openraft::{
+    Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError,
+    StorageIOError, StoredMembership,
+};
+use rconsul_state::StateStore;
+use serde::{Deserialize, Serialize};
+
+use super::OpenError;
+use crate::types::{RaftResponse, ServerNode, TypeConfig};
+
+type NodeId = u64;
+
+const SNAPSHOT_KEY: &[u8] = b"current";
+
+/// A snapshot as persisted in the `snapshot` tree: metadata and the state bytes together,
+/// written in one insert so a crash leaves either the old or the new snapshot.
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<NodeId, ServerNode>,
+    data: Vec<u8>,
+}
+
+/// The state machine openraft drives. Cheap to clone (snapshot builders are clones).
+#[derive(Debug, Clone)]
+pub struct StateMachineStore {
+    state: Arc<StateStore>,
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, ServerNode>,
+    db: sled::Db,
+    snapshots: sled::Tree,
+    durable: bool,
+    snapshot_seq: u64,
+}
+
+fn read_err<E: std::error::Error + 'static>(e: &E) -> StorageError<NodeId> {
+    StorageIOError::read_snapshot(None, e).into()
+}
+
+fn write_err<E: std::error::Error + 'static>(
+    sig: &openraft::storage::SnapshotSignature<NodeId>,
+    e: &E,
+) -> StorageError<NodeId> {
+    StorageIOError::write_snapshot(Some(sig.clone()), e).into()
+}
+
+fn sm_err<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
+    StorageIOError::write_state_machine(&e).into()
+}
+
+impl StateMachineStore {
+    /// Opens the snapshot tree and restores `state` from the last snapshot, if any.
+    pub(crate) fn open(db: sled::Db, durable: bool, state: Arc<StateStore>) -> Result<Self, OpenError> {
+        let snapshots = db
+            .open_tree("snapshot")
+            .map_err(|e| OpenError::Snapshot(e.to_string()))?;
+        let mut sm = StateMachineStore {
+            state,
+            last_applied: None,
+            membership: StoredMembership::default(),
+            db,
+            snapshots,
+            durable,
+            snapshot_seq: 0,
+        };
+        if let Some(stored) = sm.load().map_err(|e| OpenError::Snapshot(e.to_string()))? {
+            sm.state
+                .restore(&stored.data)
+                .map_err(|e| OpenError::Snapshot(e.to_string()))?;
+            sm.last_applied = stored.meta.last_log_id;
+            sm.membership = stored.meta.last_membership.clone();
+        }
+        Ok(sm)
+    }
+
+    /// The shared state store this machine applies to.
+    pub fn state(&self) -> Arc<StateStore> {
+        self.state.clone()
+    }
+
+    fn load(&self) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {
+        match self.snapshots.get(SNAPSHOT_KEY).map_err(|e| read_err(&e))? {
+            None => Ok(None),
+            Some(bytes) => bincode::deserialize(&bytes).map(Some).map_err(|e| read_err(&*e)),
+        }
+    }
+
+    async fn persist(&self, stored: &StoredSnapshot) -> Result<(), StorageError<NodeId>> {
+        let sig = stored.meta.signature();
+        let bytes = bincode::serialize(stored).map_err(|e| write_err(&sig, &*e))?;
+        self.snapshots
+            .insert(SNAPSHOT_KEY, bytes)
+            .map_err(|e| write_err(&sig, &e))?;
+        if self.durable {
+            let db = self.db.clone();
+            match tokio::task::spawn_blocking(move || db.flush()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(write_err(&sig, &e)),
+                Err(e) => return Err(write_err(&sig, &e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds one snapshot from a copy of the state taken when openraft asked for the builder,
+/// so the data matches `last_applied` exactly even while apply goes on.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    store: StateMachineStore,
+    data: Vec<u8>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        let sm = &self.store;
+        let snapshot_id = match sm.last_applied {
+            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, sm.snapshot_seq),
+            None => format!("0-0-{}", sm.snapshot_seq),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: sm.last_applied,
+            last_membership: sm.membership.clone(),
+            snapshot_id,
+        };
+        let stored = StoredSnapshot {
+            meta,
+            data: std::mem::take(&mut self.data),
+        };
+        sm.persist(&stored).await?;
+        tracing::info!(
+            target: "agent.server.raft",
+            "snapshot complete up to: index={}",
+            stored.meta.last_log_id.map(|l| l.index).unwrap_or(0)
+        );
+        Ok(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachineStore {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, ServerNode>), StorageError<NodeId>> {
+        Ok((self.last_applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<RaftResponse>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut responses = Vec::new();
+        for entry in entries {
+            self.last_applied = Some(entry.log_id);
+            let response = match entry.payload {
+                EntryPayload::Blank => RaftResponse::default(),
+                EntryPayload::Normal(req) => RaftResponse {
+                    results: self.state.apply(entry.log_id.index, &req.commands),
+                },
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), m);
+                    RaftResponse::default()
+                }
+            };
+            responses.push(response);
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.snapshot_seq += 1;
+        SnapshotBuilder {
+            data: self.state.snapshot(),
+            store: self.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, ServerNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data: snapshot.into_inner(),
+        };
+        self.state.restore(&stored.data).map_err(sm_err)?;
+        self.last_applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        self.persist(&stored).await
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        Ok(self.load()?.map(|stored| Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        }))
+    }
+}

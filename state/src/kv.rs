@@ -1,0 +1,267 @@
+//! The KV table: entries, tombstones and the index rules of Consul's KV store.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// One KV entry (Consul's `DirEntry`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvEntry {
+    /// Number of times a lock on this key was acquired.
+    pub lock_index: u64,
+    /// The key.
+    pub key: String,
+    /// Opaque client flags.
+    pub flags: u64,
+    /// The value; shared so readers can copy it out of the lock cheaply.
+    pub value: Arc<[u8]>,
+    /// The session holding the lock, if any.
+    pub session: Option<String>,
+    /// Raft index that created the key.
+    pub create_index: u64,
+    /// Raft index of the last change.
+    pub modify_index: u64,
+}
+
+/// The KV table with tombstones, so prefix watches see deletions.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KvStore {
+    entries: BTreeMap<String, KvEntry>,
+    /// Deleted keys and the index of their deletion.
+    tombstones: BTreeMap<String, u64>,
+    /// Max index over entries and tombstones (Consul's `kvs` + `tombstones` table index).
+    table_index: u64,
+}
+
+/// Iterates the keys of `map` that start with `prefix`, in byte order.
+fn prefix_range<'a: 'p, 'p, V>(
+    map: &'a BTreeMap<String, V>,
+    prefix: &'p str,
+) -> impl Iterator<Item = (&'a String, &'a V)> + 'p {
+    map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+        .take_while(move |(k, _)| k.starts_with(prefix))
+}
+
+impl KvStore {
+    /// The table index (never decreases while tombstones are kept).
+    pub fn table_index(&self) -> u64 {
+        self.table_index
+    }
+
+    /// Number of live keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the store holds no live key.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Looks up one key. Returns the index Consul reports with it: the entry's
+    /// ModifyIndex, or the table index when the key is missing.
+    pub fn get(&self, key: &str) -> (u64, Option<&KvEntry>) {
+        match self.entries.get(key) {
+            Some(e) => (e.modify_index, Some(e)),
+            None => (self.table_index, None),
+        }
+    }
+
+    /// The index that changes exactly when `key` changes (its ModifyIndex, or its
+    /// tombstone's index): what a blocking query on one key watches.
+    pub fn key_watch_index(&self, key: &str) -> u64 {
+        match self.entries.get(key) {
+            Some(e) => e.modify_index,
+            None => self.tombstones.get(key).copied().unwrap_or(0),
+        }
+    }
+
+    /// Lists the entries under `prefix` with Consul's `KVList` index rule.
+    pub fn list(&self, prefix: &str) -> (u64, Vec<&KvEntry>) {
+        let entries: Vec<&KvEntry> = prefix_range(&self.entries, prefix).map(|(_, e)| e).collect();
+        let index = self.prefix_index(prefix, entries.iter().map(|e| e.modify_index).max());
+        (index, entries)
+    }
+
+    /// Lists keys under `prefix`, rolled up at the first `separator` after the prefix.
+    pub fn keys(&self, prefix: &str, separator: &str) -> (u64, Vec<String>) {
+        let mut keys: Vec<String> = Vec::new();
+        let mut max = None::<u64>;
+        for (key, entry) in prefix_range(&self.entries, prefix) {
+            max = Some(max.map_or(entry.modify_index, |m| m.max(entry.modify_index)));
+            let rolled = if separator.is_empty() {
+                key.as_str()
+            } else {
+                match key[prefix.len()..].find(separator) {
+                    Some(pos) => &key[..prefix.len() + pos + separator.len()],
+                    None => key.as_str(),
+                }
+            };
+            if keys.last().map(String::as_str) != Some(rolled) {
+                keys.push(rolled.to_string());
+            }
+        }
+        (self.prefix_index(prefix, max), keys)
+    }
+
+    /// Consul's rule: max of the entries' and the graveyard's index under the prefix,
+    /// falling back to the table index (always for the empty prefix).
+    fn prefix_index(&self, prefix: &str, entries_max: Option<u64>) -> u64 {
+        if prefix.is_empty() {
+            return self.table_index;
+        }
+        let graveyard = prefix_range(&self.tombstones, prefix).map(|(_, i)| *i).max();
+        match entries_max.max(graveyard) {
+            Some(i) if i != 0 => i,
+            _ => self.table_index,
+        }
+    }
+
+    /// Sets a key; returns false (nothing written) if the entry is unchanged.
+    pub fn set(&mut self, index: u64, key: &str, value: &[u8], flags: u64) -> bool {
+        if let Some(existing) = self.entries.get(key) {
+            if existing.flags == flags && existing.lock_index == 0 && *existing.value == *value {
+                // Consul skips identical writes: the entry keeps its ModifyIndex.
+                return true;
+            }
+        }
+        let (create_index, session) = match self.entries.get(key) {
+            Some(e) => (e.create_index, e.session.clone()),
+            None => (index, None),
+        };
+        self.tombstones.remove(key);
+        self.entries.insert(
+            key.to_string(),
+            KvEntry {
+                // A plain set resets LockIndex but keeps the lock holder, as Consul does.
+                lock_index: 0,
+                key: key.to_string(),
+                flags,
+                value: Arc::from(value),
+                session,
+                create_index,
+                modify_index: index,
+            },
+        );
+        self.table_index = self.table_index.max(index);
+        true
+    }
+
+    /// Check-and-set: `cas == 0` creates only; otherwise ModifyIndex must equal `cas`.
+    pub fn set_cas(&mut self, index: u64, key: &str, value: &[u8], flags: u64, cas: u64) -> bool {
+        let ok = match self.entries.get(key) {
+            None => cas == 0,
+            Some(e) => cas != 0 && e.modify_index == cas,
+        };
+        ok && self.set(index, key, value, flags)
+    }
+
+    /// Deletes one key, leaving a tombstone. Deleting a missing key is a no-op.
+    pub fn delete(&mut self, index: u64, key: &str) {
+        if self.entries.remove(key).is_some() {
+            self.tombstones.insert(key.to_string(), index);
+            self.table_index = self.table_index.max(index);
+        }
+    }
+
+    /// Deletes a key only if its ModifyIndex equals `cas`; a missing key succeeds.
+    pub fn delete_cas(&mut self, index: u64, key: &str, cas: u64) -> bool {
+        match self.entries.get(key) {
+            None => true,
+            Some(e) if e.modify_index == cas => {
+                self.delete(index, key);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+
+    /// Deletes every key under `prefix`.
+    pub fn delete_tree(&mut self, index: u64, prefix: &str) {
+        let doomed: Vec<String> = prefix_range(&self.entries, prefix)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in doomed {
+            self.delete(index, &key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> KvStore {
+        let mut kv = KvStore::default();
+        kv.set(10, "app/config", b"hello", 0);
+        kv.set(11, "app/dir/", b"", 0);
+        kv.set(12, "app/dir/a", b"A", 0);
+        kv.set(13, "app/dir/sub/b", b"B", 0);
+        kv.set(14, "other/key", b"x", 42);
+        kv
+    }
+
+    #[test]
+    fn get_reports_modify_index_or_table_index() {
+        let kv = store();
+        assert_eq!(kv.get("app/config").0, 10);
+        assert_eq!(kv.get("missing"), (14, None));
+    }
+
+    #[test]
+    fn keys_roll_up_at_separator() {
+        let kv = store();
+        assert_eq!(kv.keys("app/", "/").1, vec!["app/config", "app/dir/"]);
+        assert_eq!(kv.keys("app", "/").1, vec!["app/"]);
+        assert_eq!(kv.keys("", "").1.len(), 5);
+        assert_eq!(
+            kv.keys("app/dir/", "").1,
+            vec!["app/dir/", "app/dir/a", "app/dir/sub/b"]
+        );
+    }
+
+    #[test]
+    fn list_is_textual_prefix_match_with_max_index() {
+        let kv = store();
+        let (idx, entries) = kv.list("app/d");
+        assert_eq!(idx, 13);
+        assert_eq!(entries.len(), 3);
+        let (idx, entries) = kv.list("nosuch");
+        assert_eq!((idx, entries.len()), (14, 0));
+    }
+
+    #[test]
+    fn cas_semantics() {
+        let mut kv = store();
+        assert!(!kv.set_cas(20, "app/config", b"x", 0, 0), "cas=0 on existing key");
+        assert!(!kv.set_cas(20, "app/config", b"x", 0, 9), "wrong index");
+        assert!(kv.set_cas(20, "app/config", b"x", 0, 10));
+        assert!(kv.set_cas(21, "new", b"x", 0, 0));
+        assert!(!kv.set_cas(22, "absent", b"x", 0, 5));
+        assert!(!kv.delete_cas(23, "app/config", 10));
+        assert!(kv.delete_cas(23, "app/config", 20));
+        assert!(kv.delete_cas(24, "never", 7), "missing key deletes trivially");
+    }
+
+    #[test]
+    fn tombstones_bump_prefix_index() {
+        let mut kv = store();
+        kv.delete_tree(30, "app/dir");
+        assert_eq!(kv.keys("", "").1, vec!["app/config", "other/key"]);
+        assert_eq!(kv.list("app/dir").0, 30);
+        assert_eq!(kv.key_watch_index("app/dir/a"), 30);
+        kv.set(31, "app/dir/a", b"again", 0);
+        assert_eq!(kv.get("app/dir/a").1.map(|e| e.create_index), Some(31));
+    }
+
+    #[test]
+    fn identical_set_keeps_modify_index() {
+        let mut kv = store();
+        kv.set(40, "other/key", b"x", 42);
+        assert_eq!(kv.get("other/key").0, 14);
+        kv.set(41, "other/key", b"x", 1);
+        assert_eq!(kv.get("other/key").0, 41);
+    }
+}

@@ -1,0 +1,19 @@
+//! The shared data model and replicated state store of rconsul.
+//!
+//! Everything that raft replicates lives here: the [`Command`]s a write is made of,
+//! the [`StateStore`] that applies them deterministically at a raft index, and the
+//! per-table watch channels that wake blocking queries. Nothing in this crate does
+//! I/O: the `raft` crate persists commands and snapshots, the `http-api` and `dns`
+//! crates read from the store.
+
+pub mod command;
+pub mod consensus;
+pub mod kv;
+pub mod store;
+pub mod tables;
+
+pub use command::{Command, CommandResult};
+pub use consensus::{BoxFuture, Consensus, ConsensusError, Consistency, ReadMeta};
+pub use kv::{KvEntry, KvStore};
+pub use store::{Snapshot, SnapshotError, StateStore};
+pub use tables::Table;
