@@ -380,13 +380,14 @@ pub async fn run(s: &Settings) -> anyhow::Result<Stats> {
     let plan = Arc::new(Plan::new(s)?);
     let (addr, first) = first_connection(&s.target).await?;
 
+    let mut streams = Vec::with_capacity(s.clients as usize);
     if matches!(s.workload, Workload::KvGet | Workload::KvMixed) {
         eprintln!("preloading {} keys under {}...", s.keys, plan.kv_base);
         preload(&plan, first, s.keys).await?;
+    } else {
+        streams.push(first);
     }
-
-    let mut streams = Vec::with_capacity(s.clients as usize);
-    for i in 0..s.clients {
+    for i in streams.len() as u32..s.clients {
         let stream = connect(addr)
             .await
             .with_context(|| format!("connection {} of {} to {addr} failed", i + 1, s.clients))?;
