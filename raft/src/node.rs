@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{Config, Raft, ServerState, SnapshotPolicy};
+use parking_lot::RwLock;
 use rconsul_state::{
     BoxFuture, Command, CommandResult, Consensus, ConsensusError, Consistency, ReadMeta, StateStore,
 };
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use crate::network::NetworkFactory;
 use crate::storage::{self, StorageMode};
@@ -18,7 +19,7 @@ use crate::types::{RaftRequest, ServerNode, TypeConfig};
 /// Most commands coalesced into one raft entry.
 const MAX_BATCH: usize = 2048;
 /// Raft entries in flight at once: one being made durable, one filling up.
-const WRITES_IN_FLIGHT: usize = 2;
+const WRITES_IN_FLIGHT: usize = 1;
 
 /// How to start a [`RaftNode`].
 #[derive(Debug, Clone)]
@@ -51,6 +52,13 @@ pub enum StartError {
     Raft(String),
 }
 
+/// What the raft thread hands back once raft runs.
+type Started = (
+    Raft<TypeConfig>,
+    mpsc::Sender<PendingWrite>,
+    Arc<RwLock<LeaderView>>,
+);
+
 struct PendingWrite {
     command: Command,
     reply: oneshot::Sender<Result<CommandResult, ConsensusError>>,
@@ -61,6 +69,18 @@ pub struct RaftNode {
     raft: Raft<TypeConfig>,
     id: u64,
     writes: mpsc::Sender<PendingWrite>,
+    view: Arc<RwLock<LeaderView>>,
+    /// Tells the raft thread to shut raft down, and the thread to join.
+    stop: parking_lot::Mutex<Option<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>>,
+}
+
+/// Leadership as the API layers need it, refreshed only when raft's server metrics
+/// change (elections, membership), so reads never clone raft's full metrics.
+#[derive(Debug, Clone, Default)]
+struct LeaderView {
+    leader: Option<u64>,
+    leader_addr: Option<String>,
+    peers: Vec<String>,
 }
 
 impl std::fmt::Debug for RaftNode {
@@ -88,9 +108,57 @@ fn raft_config(cfg: &RaftNodeConfig) -> Result<Config, StartError> {
 impl RaftNode {
     /// Opens storage, restores the state machine into `state`, starts raft and, for a
     /// single-server bootstrap, elects itself.
+    ///
+    /// Raft (its core, state machine, write batcher and fsyncs) runs on a dedicated
+    /// thread with its own single-threaded runtime, so commits are never queued behind
+    /// HTTP work on the agent's runtime.
     pub async fn start(cfg: RaftNodeConfig, state: Arc<StateStore>) -> Result<Arc<Self>, StartError> {
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .thread_name("raft-blocking")
+            .build()
+            .map_err(|e| StartError::Raft(format!("cannot start the raft runtime: {e}")))?;
+        let thread = std::thread::Builder::new()
+            .name("raft".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let started = Self::start_on_this_runtime(cfg, state).await;
+                    let raft = started.as_ref().ok().map(|(raft, _, _)| raft.clone());
+                    if ready_tx.send(started).is_err() {
+                        return;
+                    }
+                    if let Some(raft) = raft {
+                        // Runs raft's tasks until the node is shut down or dropped.
+                        let _ = stop_rx.await;
+                        if let Err(e) = raft.shutdown().await {
+                            tracing::warn!(target: "agent.server.raft", "shutdown error: {e}");
+                        }
+                    }
+                })
+            })
+            .map_err(|e| StartError::Raft(format!("cannot start the raft thread: {e}")))?;
+        let (raft, writes, view) = ready_rx
+            .await
+            .map_err(|_| StartError::Raft("the raft thread exited during start-up".into()))??;
+        let id = raft.metrics().borrow().id;
+        Ok(Arc::new(RaftNode {
+            raft,
+            id,
+            writes,
+            view,
+            stop: parking_lot::Mutex::new(Some((stop_tx, thread))),
+        }))
+    }
+
+    async fn start_on_this_runtime(
+        cfg: RaftNodeConfig,
+        state: Arc<StateStore>,
+    ) -> Result<Started, StartError> {
         let config = Arc::new(raft_config(&cfg)?);
         let (log_store, sm_store) = storage::open(&cfg.storage, state)?;
+        let appended = log_store.appended();
         let raft = Raft::new(cfg.id, config, NetworkFactory, log_store, sm_store)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -113,13 +181,10 @@ impl RaftNode {
         }
 
         let (tx, rx) = mpsc::channel(16 * 1024);
-        tokio::spawn(run_batcher(raft.clone(), rx));
-        tokio::spawn(log_leadership(raft.clone(), cfg.id));
-        Ok(Arc::new(RaftNode {
-            raft,
-            id: cfg.id,
-            writes: tx,
-        }))
+        let view = Arc::new(RwLock::new(LeaderView::default()));
+        tokio::spawn(run_batcher(raft.clone(), rx, appended));
+        tokio::spawn(track_leadership(raft.clone(), cfg.id, view.clone()));
+        Ok((raft, tx, view))
     }
 
     fn sole_voter(raft: &Raft<TypeConfig>, id: u64) -> bool {
@@ -153,29 +218,35 @@ impl RaftNode {
         }
     }
 
-    /// Stops raft; pending writes fail.
+    /// Stops raft and its thread; pending writes fail.
     pub async fn shutdown(&self) {
-        if let Err(e) = self.raft.shutdown().await {
-            tracing::warn!(target: "agent.server.raft", "shutdown error: {e}");
+        let stop = self.stop.lock().take();
+        if let Some((tx, thread)) = stop {
+            let _ = tx.send(());
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
         }
-    }
-
-    fn leader_node(&self) -> Option<ServerNode> {
-        let metrics = self.raft.metrics().borrow().clone();
-        let leader = metrics.current_leader?;
-        metrics.membership_config.membership().get_node(&leader).cloned()
     }
 }
 
 /// Coalesces concurrent writes into raft entries: while one entry is being made
-/// durable, the next one fills up, so one fsync covers many requests.
-async fn run_batcher(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<PendingWrite>) {
+/// durable, the next one fills up, so one fsync covers many requests. The next entry
+/// is sent as soon as the previous one is on disk, so applying and answering one batch
+/// overlaps with the fsync of the next.
+async fn run_batcher(
+    raft: Raft<TypeConfig>,
+    mut rx: mpsc::Receiver<PendingWrite>,
+    appended: watch::Receiver<u64>,
+) {
     let slots = Arc::new(Semaphore::new(WRITES_IN_FLIGHT));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
         let Some(first) = rx.recv().await else { return };
+        // Let every task that is ready run first (HTTP connections parsing requests that
+        // arrived with the last batch's replies), so their writes join this batch and
+        // share its fsync. No timer: an idle server writes without delay.
+        tokio::task::yield_now().await;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -184,10 +255,26 @@ async fn run_batcher(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<PendingWrite
             }
         }
         let raft = raft.clone();
+        let mut appended = appended.clone();
+        appended.borrow_and_update();
         tokio::spawn(async move {
             let (commands, replies): (Vec<Command>, Vec<_>) =
                 batch.into_iter().map(|w| (w.command, w.reply)).unzip();
-            let outcome = raft.client_write(RaftRequest { commands }).await;
+            let write = raft.client_write(RaftRequest { commands });
+            tokio::pin!(write);
+            let mut permit = Some(permit);
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut write => break outcome,
+                    // On disk: let the next batch go while this one is applied.
+                    changed = appended.changed(), if permit.is_some() => {
+                        permit = None;
+                        if changed.is_err() {
+                            break write.await;
+                        }
+                    }
+                }
+            };
             drop(permit);
             match outcome {
                 Ok(resp) => {
@@ -209,22 +296,33 @@ async fn run_batcher(raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<PendingWrite
     }
 }
 
-/// Logs leadership changes the way Consul operators know them.
-async fn log_leadership(raft: Raft<TypeConfig>, me: u64) {
-    let mut rx = raft.metrics();
+/// Keeps the [`LeaderView`] current and logs leadership changes the way Consul
+/// operators know them.
+async fn track_leadership(raft: Raft<TypeConfig>, me: u64, view: Arc<RwLock<LeaderView>>) {
+    let mut rx = raft.server_metrics();
     let mut last_leader = None;
     let mut last_state = None;
     loop {
-        let (leader, state, leader_name) = {
+        let (leader, state, leader_name, next_view) = {
             let m = rx.borrow_and_update();
-            let name = m.current_leader.and_then(|l| {
-                m.membership_config
-                    .membership()
-                    .get_node(&l)
-                    .map(|n| n.name.clone())
-            });
-            (m.current_leader, m.state, name)
+            let membership = m.membership_config.membership();
+            let leader_node = m.current_leader.and_then(|l| membership.get_node(&l));
+            let next_view = LeaderView {
+                leader: m.current_leader,
+                leader_addr: leader_node.map(|n| n.rpc_addr.clone()),
+                peers: membership
+                    .voter_ids()
+                    .filter_map(|id| membership.get_node(&id).map(|n| n.rpc_addr.clone()))
+                    .collect(),
+            };
+            (
+                m.current_leader,
+                m.state,
+                leader_node.map(|n| n.name.clone()),
+                next_view,
+            )
         };
+        *view.write() = next_view;
         if last_state != Some(state) {
             if state == ServerState::Leader {
                 tracing::info!(target: "agent.server", "cluster leadership acquired");
@@ -235,16 +333,16 @@ async fn log_leadership(raft: Raft<TypeConfig>, me: u64) {
         }
         if leader != last_leader {
             match (leader, leader_name) {
-                (Some(id), Some(name)) => {
-                    tracing::info!(target: "agent.server", "New leader elected: payload={name}");
-                    if id == me {
-                        tracing::debug!(target: "agent.server", "this server is the leader");
-                    }
+                (Some(_), Some(name)) => {
+                    tracing::info!(target: "agent.server", "New leader elected: payload={name}")
                 }
                 (Some(id), None) => {
                     tracing::info!(target: "agent.server", "New leader elected: payload={id}")
                 }
                 (None, _) => tracing::warn!(target: "agent.server", "No cluster leader"),
+            }
+            if leader == Some(me) {
+                tracing::debug!(target: "agent.server", "this server is the leader");
             }
             last_leader = leader;
         }
@@ -269,15 +367,13 @@ impl Consensus for RaftNode {
 
     fn read_barrier(&self, mode: Consistency) -> BoxFuture<'_, Result<ReadMeta, ConsensusError>> {
         Box::pin(async move {
-            let (leader, last_ack) = {
-                let m = self.raft.metrics().borrow().clone();
-                (m.current_leader, m.millis_since_quorum_ack)
-            };
-            let is_leader = leader == Some(self.id);
+            let leader = self.view.read().leader;
             match mode {
+                // Followers will report time since the leader's last append here once
+                // multi-server transport exists; a single server is always its own leader.
                 Consistency::Stale => Ok(ReadMeta {
                     known_leader: leader.is_some(),
-                    last_contact_ms: if is_leader { 0 } else { last_ack.unwrap_or(0) },
+                    last_contact_ms: 0,
                 }),
                 Consistency::Default => {
                     if leader.is_none() {
@@ -306,15 +402,10 @@ impl Consensus for RaftNode {
     }
 
     fn leader_addr(&self) -> Option<String> {
-        self.leader_node().map(|n| n.rpc_addr)
+        self.view.read().leader_addr.clone()
     }
 
     fn peer_addrs(&self) -> Vec<String> {
-        let m = self.raft.metrics().borrow().clone();
-        let membership = m.membership_config.membership();
-        membership
-            .voter_ids()
-            .filter_map(|id| membership.get_node(&id).map(|n| n.rpc_addr.clone()))
-            .collect()
+        self.view.read().peers.clone()
     }
 }

@@ -2,6 +2,9 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use tokio::sync::watch;
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
 use openraft::{Entry, LogId, LogState, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -22,6 +25,9 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     durable: bool,
+    /// Counts completed appends, so the write batcher can send the next batch as soon
+    /// as the previous one is on disk (while it is still being applied).
+    appended: Arc<watch::Sender<u64>>,
 }
 
 fn io_read<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
@@ -39,7 +45,13 @@ impl LogStore {
             meta: db.open_tree("raft_meta")?,
             db,
             durable,
+            appended: Arc::new(watch::channel(0).0),
         })
+    }
+
+    /// Subscribes to the count of appended (durable) batches.
+    pub fn appended(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     /// Flushes everything written so far to disk (no-op for in-memory storage).
@@ -160,6 +172,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let flushed = self.flush().await;
         let failed = flushed.as_ref().err().map(|e| e.to_string());
         callback.log_io_completed(flushed);
+        self.appended.send_modify(|n| *n += 1);
         match failed {
             None => Ok(()),
             Some(e) => Err(io_write(std::io::Error::other(e))),
