@@ -52,6 +52,23 @@ fn agent(args: &[String]) -> ExitCode {
     }
 }
 
+/// Opts this process out of transparent huge pages before the first allocation.
+///
+/// mimalloc asks the kernel for huge pages on its arenas; a few touched bytes then cost
+/// 2 MiB of RSS each, which multiplied the agent's idle RSS (50 MiB measured) for no
+/// speed gain at this heap size. It runs from `.init_array`, i.e. before the Rust
+/// runtime allocates anything, so even the first arena is covered.
+extern "C" fn disable_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static DISABLE_THP_AT_LOAD: extern "C" fn() = disable_transparent_huge_pages;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
