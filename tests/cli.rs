@@ -16,7 +16,10 @@ fn version_and_usage() {
     assert!(err.contains("Usage: consul"), "{err}");
     let (code, _, err) = cli(&["agent", "-bogus-flag"], &[]);
     assert_eq!(code, 1);
-    assert!(err.contains("flag provided but not defined: -bogus-flag"), "{err}");
+    assert!(
+        err.contains("flag provided but not defined: -bogus-flag"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -27,9 +30,16 @@ fn kv_commands_round_trip() {
     let env_addr = format!("{}:8500", agent.ip);
 
     let (code, out, err) = cli(&["kv", "put", &addr, "cfg/a", "one"], &[]);
-    assert_eq!((code, out.as_str()), (0, "Success! Data written to: cfg/a\n"), "{err}");
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Success! Data written to: cfg/a\n"),
+        "{err}"
+    );
     // CONSUL_HTTP_ADDR works as with consul.
-    let (code, out, _) = cli(&["kv", "put", "-flags=42", "cfg/b/c", "two"], &[("CONSUL_HTTP_ADDR", &env_addr)]);
+    let (code, out, _) = cli(
+        &["kv", "put", "-flags=42", "cfg/b/c", "two"],
+        &[("CONSUL_HTTP_ADDR", &env_addr)],
+    );
     assert_eq!((code, out.as_str()), (0, "Success! Data written to: cfg/b/c\n"));
 
     let (code, out, _) = cli(&["kv", "get", &addr, "cfg/a"], &[]);
@@ -43,8 +53,14 @@ fn kv_commands_round_trip() {
     assert!(out.contains("Flags            42\n"), "{out}");
     assert!(out.contains("Session          -\n"), "{out}");
 
-    let (code, _, err) = cli(&["kv", "put", &addr, "-cas", "-modify-index=1", "cfg/a", "x"], &[]);
-    assert_eq!((code, err.as_str()), (1, "Error! Did not write to cfg/a: CAS failed\n"));
+    let (code, _, err) = cli(
+        &["kv", "put", &addr, "-cas", "-modify-index=1", "cfg/a", "x"],
+        &[],
+    );
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Error! Did not write to cfg/a: CAS failed\n")
+    );
     let (code, _, err) = cli(&["kv", "get", &addr, "missing"], &[]);
     assert_eq!((code, err.as_str()), (1, "Error! No key exists at: missing\n"));
 

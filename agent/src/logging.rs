@@ -30,7 +30,11 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for the current time.
 pub fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    timestamp_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a time since the Unix epoch.
+pub fn timestamp_at(now: std::time::Duration) -> String {
     let secs = now.as_secs() as i64;
     let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);

@@ -1,7 +1,9 @@
 //! `rconsul`: the agent binary and its command-line interface.
 
+mod checks;
 mod cli;
 mod config;
+mod local;
 mod logging;
 mod run;
 
@@ -77,6 +79,12 @@ fn main() -> ExitCode {
             ExitCode::from(exit(cli::run_version()))
         }
         Some("kv") => ExitCode::from(exit(cli::run_kv(&args[1..]))),
+        Some("members") => ExitCode::from(exit(cli::run_members(&args[1..]))),
+        Some("catalog") => ExitCode::from(exit(cli::run_catalog(&args[1..]))),
+        Some("services") => ExitCode::from(exit(cli::run_services(&args[1..]))),
+        Some("maint") => ExitCode::from(exit(cli::run_maint(&args[1..]))),
+        Some("reload") => ExitCode::from(exit(cli::run_reload(&args[1..]))),
+        Some("leave") => ExitCode::from(exit(cli::run_leave(&args[1..]))),
         Some("-h") | Some("-help") | Some("--help") => {
             cli::print_usage();
             ExitCode::SUCCESS

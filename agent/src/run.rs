@@ -14,6 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::AgentConfig;
+use crate::local::{self, AgentInfo, LocalAgentImpl};
 
 /// Reads the node UUID from `data_dir/node-id`, creating it on first start.
 fn load_or_create_node_id(cfg: &AgentConfig) -> anyhow::Result<String> {
@@ -112,6 +113,30 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     .await
     .context("starting raft")?;
 
+    let (leave_tx, mut leave_rx) = watch::channel(false);
+    let agent = LocalAgentImpl::new(
+        AgentInfo {
+            node_name: cfg.node_name.clone(),
+            node_id: node_id.clone(),
+            datacenter: cfg.datacenter.clone(),
+            advertise_addr: advertise.to_string(),
+            server: cfg.server,
+            bootstrap: cfg.dev || cfg.bootstrap || cfg.bootstrap_expect == 1,
+            server_port: rpc_port,
+            serf_lan_port: u16::try_from(cfg.ports.serf_lan).unwrap_or(8301),
+            scripts_allowed: cfg.enable_script_checks || cfg.enable_local_script_checks,
+            config_sources: cfg.config_sources.clone(),
+        },
+        store.clone(),
+        raft.clone(),
+        leave_tx,
+    );
+    let (services, checks) =
+        local::config_services::load(&cfg.config_sources).map_err(|e| anyhow::anyhow!(e))?;
+    agent
+        .replace_config_definitions(services, checks)
+        .map_err(|e| anyhow::anyhow!("invalid service or check definition in the config: {e}"))?;
+
     let api = Arc::new(ApiState {
         config: ApiConfig {
             datacenter: cfg.datacenter.clone(),
@@ -122,8 +147,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         },
         store: store.clone(),
         consensus: raft.clone(),
+        agent: agent.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));
     let mut servers = Vec::new();
     if cfg.ports.http >= 0 {
         let port = u16::try_from(cfg.ports.http).context("ports.http out of range")?;
@@ -156,10 +183,32 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
 
-    let why = shutdown_signal().await;
-    tracing::info!(target: "agent", "Caught signal: {why}");
-    tracing::info!(target: "agent", "Graceful shutdown disabled. Exiting");
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("installing the SIGHUP handler")?;
+    let stop = async {
+        loop {
+            tokio::select! {
+                why = shutdown_signal() => {
+                    tracing::info!(target: "agent", "Caught signal: {why}");
+                    tracing::info!(target: "agent", "Graceful shutdown disabled. Exiting");
+                    return;
+                }
+                _ = leave_rx.changed() => {
+                    tracing::info!(target: "agent", "Graceful leave complete");
+                    return;
+                }
+                _ = hangup.recv() => {
+                    tracing::info!(target: "agent", "Caught signal: hangup");
+                    if let Err(e) = rconsul_state::agent::LocalAgent::reload(&*agent) {
+                        tracing::error!(target: "agent", "Failed to reload configs: {e}");
+                    }
+                }
+            }
+        }
+    };
+    stop.await;
     let _ = stop_tx.send(true);
+    let _ = syncer.await;
     for s in servers {
         let _ = s.await;
     }

@@ -17,9 +17,6 @@ use crate::query::BlockingOptions;
 pub struct QueryResult<T> {
     /// The index reported to the client (`X-Consul-Index`).
     pub index: u64,
-    /// An index that changes exactly when this query's answer may change (e.g. a key's
-    /// ModifyIndex or tombstone index); unrelated writes in the same table leave it alone.
-    pub watch_index: u64,
     /// The answer.
     pub value: T,
 }
@@ -42,37 +39,50 @@ fn jitter(wait: Duration) -> Duration {
 }
 
 /// Runs `query` with blocking semantics on `table`.
+///
+/// `watch` is a cheap probe of the state this query reads (e.g. a key's ModifyIndex or
+/// a service's index): it runs on every change to the table, and the full `query` runs
+/// again only when the probe's value moved, so unrelated writes cost little.
 pub async fn run<T>(
     store: &StateStore,
     table: Table,
     opts: BlockingOptions,
+    watch: impl Fn(&State) -> u64,
     mut query: impl FnMut(&State) -> QueryResult<T>,
 ) -> QueryResult<T> {
     // Subscribe before the first evaluation so no change can slip in between.
     let mut changes = store.watch(table);
     changes.borrow_and_update();
-    let first = query(&store.read());
+    let (first, first_watch) = {
+        let state = store.read();
+        (query(&state), watch(&state))
+    };
     if opts.min_index == 0 || first.index > opts.min_index {
         return first;
     }
     let deadline = tokio::time::Instant::now() + opts.wait + jitter(opts.wait);
-    let first_watch = first.watch_index;
     let mut latest = first;
+    let mut seen_watch = first_watch;
     loop {
         match tokio::time::timeout_at(deadline, changes.changed()).await {
             Ok(Ok(())) => {
                 changes.borrow_and_update();
-                let next = query(&store.read());
-                if next.watch_index != first_watch {
-                    if next.index > opts.min_index {
-                        return next;
-                    }
-                    // Changed, but the client's index is still ahead: keep waiting and
-                    // answer with the newest result on timeout. Unrelated writes leave
-                    // `latest` alone, so a timeout reports the first evaluation's index
-                    // like Consul.
-                    latest = next;
+                let state = store.read();
+                let now = watch(&state);
+                if now == seen_watch {
+                    continue;
                 }
+                seen_watch = now;
+                let next = query(&state);
+                drop(state);
+                if next.index > opts.min_index {
+                    return next;
+                }
+                // Changed, but the client's index is still ahead: keep waiting and
+                // answer with the newest result on timeout. Unrelated writes leave
+                // `latest` alone, so a timeout reports the first evaluation's index
+                // like Consul.
+                latest = next;
             }
             // Timed out, or the store is gone (shutdown): answer with what we have.
             Ok(Err(_)) | Err(_) => return latest,

@@ -8,16 +8,20 @@
 //! - `routes::*`: one module per endpoint family.
 
 pub mod blocking;
+pub mod decode;
 pub mod duration;
+pub mod filter;
 pub mod query;
 pub mod response;
 pub mod router;
-mod routes;
+pub mod routes;
 pub mod server;
+pub mod views;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use rconsul_state::agent::LocalAgent;
 use rconsul_state::{Consensus, StateStore};
 
 /// Settings the API needs from the agent's configuration.
@@ -55,6 +59,8 @@ pub struct ApiState {
     pub store: Arc<StateStore>,
     /// Consensus (writes, read barriers, leadership).
     pub consensus: Arc<dyn Consensus>,
+    /// The local agent (services, checks, members, lifecycle).
+    pub agent: Arc<dyn LocalAgent>,
 }
 
 /// The shared handle handlers receive.

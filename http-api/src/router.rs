@@ -3,11 +3,11 @@
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method, Response, StatusCode};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, put, MethodRouter};
 use axum::Router;
 
 use crate::response::{add_common_headers, ApiError};
-use crate::routes::{kv, status};
+use crate::routes::{agent, catalog, health, kv, status};
 use crate::SharedState;
 
 /// Adds Consul's OPTIONS answer and 405 body to a method router.
@@ -59,10 +59,106 @@ async fn redirect_kv() -> Response<Body> {
 pub fn router(state: SharedState) -> Router {
     const KV_METHODS: &str = "OPTIONS,GET,PUT,DELETE";
     const READ_ONLY: &str = "OPTIONS,GET";
+    const PUT_ONLY: &str = "OPTIONS,PUT";
     let kv_routes = || allow(KV_METHODS, get(kv::get).put(kv::put).delete(kv::delete));
     Router::new()
         .route("/v1/status/leader", allow(READ_ONLY, get(status::leader)))
         .route("/v1/status/peers", allow(READ_ONLY, get(status::peers)))
+        .route("/v1/catalog/register", allow(PUT_ONLY, put(catalog::register)))
+        .route(
+            "/v1/catalog/deregister",
+            allow(PUT_ONLY, put(catalog::deregister)),
+        )
+        .route(
+            "/v1/catalog/datacenters",
+            allow(READ_ONLY, get(catalog::datacenters)),
+        )
+        .route("/v1/catalog/nodes", allow(READ_ONLY, get(catalog::nodes)))
+        .route("/v1/catalog/services", allow(READ_ONLY, get(catalog::services)))
+        .route(
+            "/v1/catalog/service/",
+            allow(READ_ONLY, get(catalog::missing_service_name)),
+        )
+        .route(
+            "/v1/catalog/service/{name}",
+            allow(READ_ONLY, get(catalog::service)),
+        )
+        .route(
+            "/v1/catalog/node/",
+            allow(READ_ONLY, get(catalog::missing_node_name)),
+        )
+        .route("/v1/catalog/node/{name}", allow(READ_ONLY, get(catalog::node)))
+        .route(
+            "/v1/catalog/node-services/",
+            allow(READ_ONLY, get(catalog::missing_node_name)),
+        )
+        .route(
+            "/v1/catalog/node-services/{name}",
+            allow(READ_ONLY, get(catalog::node_services)),
+        )
+        .route("/v1/health/node/{name}", allow(READ_ONLY, get(health::node)))
+        .route("/v1/health/checks/{name}", allow(READ_ONLY, get(health::checks)))
+        .route(
+            "/v1/health/service/{name}",
+            allow(READ_ONLY, get(health::service)),
+        )
+        .route("/v1/health/state/{state}", allow(READ_ONLY, get(health::state)))
+        .route("/v1/agent/self", allow(READ_ONLY, get(agent::agent_self)))
+        .route("/v1/agent/members", allow(READ_ONLY, get(agent::members)))
+        .route("/v1/agent/metrics", allow(READ_ONLY, get(agent::metrics)))
+        .route("/v1/agent/services", allow(READ_ONLY, get(agent::services)))
+        .route("/v1/agent/service/{id}", allow(READ_ONLY, get(agent::service)))
+        .route("/v1/agent/checks", allow(READ_ONLY, get(agent::checks)))
+        .route(
+            "/v1/agent/service/register",
+            allow(PUT_ONLY, put(agent::register_service)),
+        )
+        .route(
+            "/v1/agent/service/deregister/{id}",
+            allow(PUT_ONLY, put(agent::deregister_service)),
+        )
+        .route(
+            "/v1/agent/service/maintenance/{id}",
+            allow(PUT_ONLY, put(agent::service_maintenance)),
+        )
+        .route(
+            "/v1/agent/check/register",
+            allow(PUT_ONLY, put(agent::register_check)),
+        )
+        .route(
+            "/v1/agent/check/deregister/{id}",
+            allow(PUT_ONLY, put(agent::deregister_check)),
+        )
+        .route(
+            "/v1/agent/check/pass/{id}",
+            allow(PUT_ONLY, put(agent::check_pass)),
+        )
+        .route(
+            "/v1/agent/check/warn/{id}",
+            allow(PUT_ONLY, put(agent::check_warn)),
+        )
+        .route(
+            "/v1/agent/check/fail/{id}",
+            allow(PUT_ONLY, put(agent::check_fail)),
+        )
+        .route(
+            "/v1/agent/check/update/{id}",
+            allow(PUT_ONLY, put(agent::check_update)),
+        )
+        .route(
+            "/v1/agent/health/service/id/{id}",
+            allow(READ_ONLY, get(agent::health_by_id)),
+        )
+        .route(
+            "/v1/agent/health/service/name/{name}",
+            allow(READ_ONLY, get(agent::health_by_name)),
+        )
+        .route(
+            "/v1/agent/maintenance",
+            allow(PUT_ONLY, put(agent::node_maintenance)),
+        )
+        .route("/v1/agent/reload", allow(PUT_ONLY, put(agent::reload)))
+        .route("/v1/agent/leave", allow(PUT_ONLY, put(agent::leave)))
         .route("/v1/kv", get(redirect_kv))
         .route("/v1/kv/", kv_routes())
         .route("/v1/kv/{*key}", kv_routes())

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::{DeregisterRequest, RegisterRequest};
+
 /// One state change, proposed through raft and applied by [`crate::StateStore::apply`].
 ///
 /// Application-level failures (a CAS mismatch) are not errors: they are encoded in
@@ -47,20 +49,26 @@ pub enum Command {
         /// The prefix; empty deletes everything.
         prefix: String,
     },
+    /// Register a node and optionally a service and checks (`/v1/catalog/register`).
+    CatalogRegister(Box<RegisterRequest>),
+    /// Remove a node, a service instance or a check (`/v1/catalog/deregister`).
+    CatalogDeregister(DeregisterRequest),
 }
 
 /// The outcome of one applied [`Command`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {
     /// The command took effect (`true` in Consul's KV API).
     Applied,
     /// A precondition did not hold (`false`): CAS mismatch and the like.
     Rejected,
+    /// The command was invalid against the current state; the message says why.
+    Failed(String),
 }
 
 impl CommandResult {
     /// `true` for [`CommandResult::Applied`], as Consul's KV endpoints answer.
-    pub fn as_bool(self) -> bool {
+    pub fn as_bool(&self) -> bool {
         matches!(self, CommandResult::Applied)
     }
 

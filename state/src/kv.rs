@@ -78,6 +78,19 @@ impl KvStore {
         }
     }
 
+    /// The index that changes when anything under `prefix` changes (the prefix's
+    /// max ModifyIndex including tombstones; the table index for the empty prefix).
+    pub fn prefix_watch_index(&self, prefix: &str) -> u64 {
+        if prefix.is_empty() {
+            return self.table_index;
+        }
+        let live = prefix_range(&self.entries, prefix)
+            .map(|(_, e)| e.modify_index)
+            .max();
+        let dead = prefix_range(&self.tombstones, prefix).map(|(_, i)| *i).max();
+        live.max(dead).unwrap_or(0)
+    }
+
     /// Lists the entries under `prefix` with Consul's `KVList` index rule.
     pub fn list(&self, prefix: &str) -> (u64, Vec<&KvEntry>) {
         let entries: Vec<&KvEntry> = prefix_range(&self.entries, prefix).map(|(_, e)| e).collect();

@@ -6,6 +6,8 @@
 //! I/O: the `raft` crate persists commands and snapshots, the `http-api` and `dns`
 //! crates read from the store.
 
+pub mod agent;
+pub mod catalog;
 pub mod command;
 pub mod consensus;
 pub mod kv;

@@ -4,6 +4,7 @@ use parking_lot::{RwLock, RwLockReadGuard};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::catalog::{Catalog, CatalogError};
 use crate::command::{Command, CommandResult};
 use crate::kv::KvStore;
 use crate::tables::{Table, TableWatches};
@@ -13,6 +14,8 @@ use crate::tables::{Table, TableWatches};
 pub struct State {
     /// The KV table.
     pub kv: KvStore,
+    /// The service catalog.
+    pub catalog: Catalog,
 }
 
 /// A point-in-time serialised copy of the whole [`State`].
@@ -51,20 +54,25 @@ impl StateStore {
     /// commands at the same index give the same state and results on every server.
     pub fn apply(&self, index: u64, commands: &[Command]) -> Vec<CommandResult> {
         let mut touched_kv = false;
-        let results = {
+        let mut touched_catalog = false;
+        let (results, kv_index, catalog_index) = {
             let mut state = self.state.write();
-            commands
+            let results = commands
                 .iter()
                 .map(|cmd| {
                     let (result, table) = apply_one(&mut state, index, cmd);
                     touched_kv |= table == Table::Kvs;
+                    touched_catalog |= table == Table::Catalog;
                     result
                 })
-                .collect()
+                .collect();
+            (results, state.kv.table_index(), state.catalog.max_index())
         };
         if touched_kv {
-            let idx = self.state.read().kv.table_index();
-            self.watches.publish(Table::Kvs, idx);
+            self.watches.publish(Table::Kvs, kv_index);
+        }
+        if touched_catalog {
+            self.watches.publish(Table::Catalog, catalog_index);
         }
         results
     }
@@ -84,13 +92,31 @@ impl StateStore {
             bincode::deserialize(snapshot).map_err(|e| SnapshotError(e.to_string()))?
         };
         let kv_index = restored.kv.table_index();
+        let catalog_index = restored.catalog.max_index();
         *self.state.write() = restored;
         self.watches.publish(Table::Kvs, kv_index);
+        self.watches.publish(Table::Catalog, catalog_index);
         Ok(())
     }
 }
 
 fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Table) {
+    match cmd {
+        Command::CatalogRegister(req) => {
+            let result = match state.catalog.register(index, req) {
+                Ok(()) => CommandResult::Applied,
+                Err(CatalogError::UnknownService(id)) => {
+                    CommandResult::Failed(format!("Failed to register check: unknown service ID \"{id}\""))
+                }
+            };
+            return (result, Table::Catalog);
+        }
+        Command::CatalogDeregister(req) => {
+            state.catalog.deregister(index, req);
+            return (CommandResult::Applied, Table::Catalog);
+        }
+        _ => {}
+    }
     let kv = &mut state.kv;
     let ok = match cmd {
         Command::KvSet { key, value, flags } => kv.set(index, key, value, *flags),
@@ -109,6 +135,7 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Ta
             kv.delete_tree(index, prefix);
             true
         }
+        Command::CatalogRegister(_) | Command::CatalogDeregister(_) => true,
     };
     (CommandResult::from_bool(ok), Table::Kvs)
 }

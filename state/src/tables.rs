@@ -8,15 +8,18 @@ use tokio::sync::watch;
 pub enum Table {
     /// The KV store (entries and tombstones).
     Kvs,
+    /// The catalog (nodes, services, checks).
+    Catalog,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 1] = [Table::Kvs];
+    pub const ALL: [Table; 2] = [Table::Kvs, Table::Catalog];
 
     fn slot(self) -> usize {
         match self {
             Table::Kvs => 0,
+            Table::Catalog => 1,
         }
     }
 }

@@ -19,10 +19,17 @@ pub(crate) enum Kind {
     ConsulBool,
     /// Go `flag.Uint64Var` (`strconv.ParseUint(s, 0, 64)`: `0x`, `0o`, `0b` and `0` prefixes).
     Uint,
+    /// Go `flag.IntVar` (`strconv.ParseInt(s, 0, 64)`, sign allowed).
+    Int,
     /// Go `flag.StringVar`.
     Str,
     /// Consul's `flags.StringValue` (the HTTP flags): shown as `value` in usage texts.
     ConsulStr,
+    /// Consul's `flags.AppendSliceValue`: repeatable, every value is kept in order.
+    List,
+    /// Consul's `flags.FlagMapValue`: repeatable `key=value`; a later key replaces an
+    /// earlier one.
+    Map,
 }
 
 /// One flag definition.
@@ -45,7 +52,10 @@ pub(crate) struct Flag {
 enum Value {
     Bool(bool),
     Uint(u64),
+    Int(i64),
     Str(String),
+    List(Vec<String>),
+    Map(BTreeMap<String, String>),
 }
 
 /// Why parsing stopped.
@@ -85,11 +95,35 @@ impl Parsed {
         }
     }
 
+    /// The value of a signed flag (0 when not given; every flag defined here defaults to 0).
+    pub(crate) fn int(&self, name: &str) -> i64 {
+        match self.values.get(name) {
+            Some(Value::Int(n)) => *n,
+            _ => 0,
+        }
+    }
+
     /// The value of a string flag if it was given on the command line (even if empty).
     pub(crate) fn string(&self, name: &str) -> Option<&str> {
         match self.values.get(name) {
             Some(Value::Str(s)) => Some(s),
             _ => None,
+        }
+    }
+
+    /// The values of a repeatable flag, in command-line order (empty when not given).
+    pub(crate) fn list(&self, name: &str) -> &[String] {
+        match self.values.get(name) {
+            Some(Value::List(v)) => v,
+            _ => &[],
+        }
+    }
+
+    /// The `key=value` pairs of a map flag, sorted by key (empty when not given).
+    pub(crate) fn map(&self, name: &str) -> BTreeMap<String, String> {
+        match self.values.get(name) {
+            Some(Value::Map(m)) => m.clone(),
+            _ => BTreeMap::new(),
         }
     }
 }
@@ -159,7 +193,7 @@ impl FlagSet {
                         }
                     }
                 }
-                Kind::Uint | Kind::Str | Kind::ConsulStr => {
+                Kind::Uint | Kind::Int | Kind::Str | Kind::ConsulStr | Kind::List | Kind::Map => {
                     let raw = match inline {
                         Some(v) => v.to_string(),
                         None if i < args.len() => {
@@ -168,17 +202,33 @@ impl FlagSet {
                         }
                         None => return Err(ParseError::Invalid(format!("flag needs an argument: -{name}"))),
                     };
-                    if flag.kind == Kind::Uint {
-                        match parse_go_uint(&raw) {
-                            Ok(n) => Value::Uint(n),
-                            Err(why) => {
-                                return Err(ParseError::Invalid(format!(
-                                    "invalid value {raw:?} for flag -{name}: {why}"
-                                )))
-                            }
+                    let invalid = |why: &str| {
+                        ParseError::Invalid(format!("invalid value {raw:?} for flag -{name}: {why}"))
+                    };
+                    match flag.kind {
+                        Kind::Uint => Value::Uint(parse_go_uint(&raw).map_err(invalid)?),
+                        Kind::Int => Value::Int(parse_go_int(&raw).map_err(invalid)?),
+                        Kind::List => {
+                            let mut list = match values.remove(flag.name) {
+                                Some(Value::List(list)) => list,
+                                _ => Vec::new(),
+                            };
+                            list.push(raw);
+                            Value::List(list)
                         }
-                    } else {
-                        Value::Str(raw)
+                        Kind::Map => {
+                            let Some((key, value)) = raw.split_once('=') else {
+                                return Err(invalid(&format!("Missing \"=\" value in argument: {raw}")));
+                            };
+                            let (key, value) = (key.to_string(), value.to_string());
+                            let mut map = match values.remove(flag.name) {
+                                Some(Value::Map(map)) => map,
+                                _ => BTreeMap::new(),
+                            };
+                            map.insert(key, value);
+                            Value::Map(map)
+                        }
+                        _ => Value::Str(raw),
                     }
                 }
             };
@@ -262,8 +312,9 @@ fn unquote_usage(f: &Flag) -> (String, String) {
     let name = match f.kind {
         Kind::Bool | Kind::ConsulBool => "",
         Kind::Uint => "uint",
+        Kind::Int => "int",
         Kind::Str => "string",
-        Kind::ConsulStr => "value",
+        Kind::ConsulStr | Kind::List | Kind::Map => "value",
     };
     (name.to_string(), usage.to_string())
 }
@@ -302,6 +353,29 @@ fn parse_go_uint(s: &str) -> Result<u64, &'static str> {
         return Err(SYNTAX);
     }
     u64::from_str_radix(&digits, radix).map_err(|_| "value out of range")
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, with the error text Go's `flag` package prints.
+fn parse_go_int(s: &str) -> Result<i64, &'static str> {
+    let (negative, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.starts_with(['+', '-']) {
+        return Err("parse error");
+    }
+    let magnitude = parse_go_uint(digits)?;
+    if negative {
+        if magnitude == i64::MIN.unsigned_abs() {
+            return Ok(i64::MIN);
+        }
+        i64::try_from(magnitude)
+            .map(|m| -m)
+            .map_err(|_| "value out of range")
+    } else {
+        i64::try_from(magnitude).map_err(|_| "value out of range")
+    }
 }
 
 /// Consul's `wrapAtLength`: wraps to 72 columns including `pad` leading spaces.
@@ -490,6 +564,70 @@ mod tests {
         assert_eq!(
             err(&["-é=1"]),
             ParseError::Invalid("flag provided but not defined: -é".into())
+        );
+    }
+
+    #[test]
+    fn int_list_and_map_flags() {
+        let set = FlagSet::new(vec![
+            Flag {
+                name: "port",
+                kind: Kind::Int,
+                default: "0",
+                usage: "Port.",
+                http: false,
+            },
+            Flag {
+                name: "tag",
+                kind: Kind::List,
+                default: "",
+                usage: "Tag.",
+                http: false,
+            },
+            Flag {
+                name: "meta",
+                kind: Kind::Map,
+                default: "",
+                usage: "Meta `key=value`.",
+                http: false,
+            },
+        ]);
+        let p = set
+            .parse(&args(&[
+                "-port=-0x10",
+                "-tag",
+                "a",
+                "-tag=b",
+                "-meta",
+                "k=v=w",
+                "-meta=k=x",
+                "-meta=e=",
+            ]))
+            .expect("parses");
+        assert_eq!(p.int("port"), -16);
+        assert_eq!(p.list("tag"), ["a", "b"]);
+        let meta: Vec<(String, String)> = p.map("meta").into_iter().collect();
+        assert_eq!(meta, [("e".into(), "".into()), ("k".into(), "x".into())]);
+        assert!(p.list("nope").is_empty());
+        assert_eq!(
+            set.parse(&args(&["-meta=novalue"])).expect_err("no ="),
+            ParseError::Invalid(
+                "invalid value \"novalue\" for flag -meta: Missing \"=\" value in argument: novalue".into()
+            )
+        );
+        assert_eq!(
+            set.parse(&args(&["-port=9223372036854775808"]))
+                .expect_err("too big"),
+            ParseError::Invalid(
+                "invalid value \"9223372036854775808\" for flag -port: value out of range".into()
+            )
+        );
+        assert_eq!(parse_go_int("-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_go_int("+7"), Ok(7));
+        assert_eq!(parse_go_int("--7"), Err("parse error"));
+        assert_eq!(
+            set.defaults(),
+            "  -meta key=value\n    \tMeta key=value.\n  -port int\n    \tPort.\n  -tag value\n    \tTag.\n"
         );
     }
 

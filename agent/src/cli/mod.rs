@@ -1,18 +1,31 @@
-//! The `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`
-//! and the top-level usage text, printing exactly what Consul 1.10.3's CLI prints (see
-//! `shared/reference/golden/cli.md`), down to help texts, error wording and exit codes.
+//! The `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
+//! `members`, `catalog datacenters|nodes|services`, `services register|deregister`,
+//! `maint`, `reload`, `leave` and the top-level usage text, printing exactly what Consul
+//! 1.10.3's CLI prints (see `shared/reference/golden/cli.md`), down to help texts, error
+//! wording and exit codes.
 //!
 //! Layout: [`args`] parses Go-style flags and renders Consul's help, [`http`] finds and
-//! talks to the agent, [`tabwriter`] aligns tables like Go's `text/tabwriter`, [`kv`] and
-//! [`version`] are the commands. Every command writes through a [`Ui`] so tests can capture
-//! its output.
+//! talks to the agent, [`command`] holds what the agent-facing commands share (help
+//! handling, command groups, the Go `api` package's error wording), [`tabwriter`] and
+//! [`columnize`] align tables like Go's `text/tabwriter` and `ryanuber/columnize`,
+//! [`regexp`] is a small Go-syntax regexp engine for `members -status`; the other modules
+//! are the commands. Every command writes through a [`Ui`] so tests can capture its
+//! output.
 //!
 //! Texts name the program `consul`, as Consul's own do, so scripts and people reading
 //! Consul's documentation see what they expect; change [`APP_NAME`] to rename.
 
 mod args;
+mod catalog;
+mod columnize;
+mod command;
 mod http;
 mod kv;
+mod lifecycle;
+mod maint;
+mod members;
+mod regexp;
+mod services;
 mod tabwriter;
 mod version;
 
@@ -23,9 +36,15 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 3] = [
+const COMMANDS: [(&str, &str); 9] = [
     ("agent", "Runs a Consul agent"),
+    ("catalog", "Interact with the catalog"),
     ("kv", "Interact with the key-value store"),
+    ("leave", "Gracefully leaves the Consul cluster and shuts down"),
+    ("maint", "Controls node or service maintenance mode"),
+    ("members", "Lists the members of a Consul cluster"),
+    ("reload", "Triggers the agent to reload configuration files"),
+    ("services", "Interact with services"),
     ("version", "Prints the Consul version"),
 ];
 
@@ -44,6 +63,44 @@ pub fn run_version() -> i32 {
 /// relevant help to stderr with exit code 0, as Consul's CLI library does.
 pub fn run_kv(args: &[String]) -> i32 {
     with_std_ui(|ui| kv::run(ui, args))
+}
+
+/// `rconsul catalog ...` (`datacenters`, `nodes`, `services`), where `args` are the
+/// arguments after `catalog`; returns the exit code.
+///
+/// An empty listing prints Consul's `No nodes match the given query - try expanding your
+/// search.` (or `services`) to stderr and still exits 0, as Consul 1.10 does.
+pub fn run_catalog(args: &[String]) -> i32 {
+    with_std_ui(|ui| catalog::run(ui, args))
+}
+
+/// `rconsul services register|deregister ...`, where `args` are the arguments after
+/// `services`; returns the exit code.
+pub fn run_services(args: &[String]) -> i32 {
+    with_std_ui(|ui| services::run(ui, args))
+}
+
+/// `rconsul maint [-enable|-disable] [-reason=...] [-service=<id>]`, where `args` are the
+/// arguments after `maint`; returns the exit code.
+pub fn run_maint(args: &[String]) -> i32 {
+    with_std_ui(|ui| maint::run(ui, args))
+}
+
+/// `rconsul reload`: asks the agent to reload its configuration; returns the exit code.
+pub fn run_reload(args: &[String]) -> i32 {
+    with_std_ui(|ui| lifecycle::run_reload(ui, args))
+}
+
+/// `rconsul members [-detailed] [-status=<regexp>] [-wan]`, where `args` are the arguments
+/// after `members`; returns 0, 1 on errors, or 2 when no member matches `-status`.
+pub fn run_members(args: &[String]) -> i32 {
+    with_std_ui(|ui| members::run(ui, args))
+}
+
+/// `rconsul leave`: asks the agent to leave the cluster gracefully and shut down; returns
+/// the exit code.
+pub fn run_leave(args: &[String]) -> i32 {
+    with_std_ui(|ui| lifecycle::run_leave(ui, args))
 }
 
 /// Prints the top-level usage (`Usage: consul [--version] [--help] <command> [<args>]` and
@@ -165,9 +222,15 @@ mod tests {
             usage_text(),
             "Usage: consul [--version] [--help] <command> [<args>]\n\n\
              Available commands are:\n    \
-             agent      Runs a Consul agent\n    \
-             kv         Interact with the key-value store\n    \
-             version    Prints the Consul version\n\n"
+             agent       Runs a Consul agent\n    \
+             catalog     Interact with the catalog\n    \
+             kv          Interact with the key-value store\n    \
+             leave       Gracefully leaves the Consul cluster and shuts down\n    \
+             maint       Controls node or service maintenance mode\n    \
+             members     Lists the members of a Consul cluster\n    \
+             reload      Triggers the agent to reload configuration files\n    \
+             services    Interact with services\n    \
+             version     Prints the Consul version\n\n"
         );
     }
 }

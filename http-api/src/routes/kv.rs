@@ -4,6 +4,7 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use base64::Engine;
+use rconsul_state::store::State as Replicated;
 use rconsul_state::{Command, KvEntry, Table};
 use serde::Serialize;
 
@@ -89,26 +90,30 @@ pub async fn get(
         .to_string();
     let meta = api.consensus.read_barrier(mode).await?;
 
-    let result = blocking::run(&api.store, Table::Kvs, opts, |state| {
+    let watch = |state: &Replicated| {
+        if keys || recurse {
+            state.kv.prefix_watch_index(&key)
+        } else {
+            state.kv.key_watch_index(&key)
+        }
+    };
+    let result = blocking::run(&api.store, Table::Kvs, opts, watch, |state| {
         if keys {
             let (index, list) = state.kv.keys(&key, &separator);
             QueryResult {
                 index,
-                watch_index: index,
                 value: Answer::Keys(list),
             }
         } else if recurse {
             let (index, list) = state.kv.list(&key);
             QueryResult {
                 index,
-                watch_index: index,
                 value: Answer::Entries(list.into_iter().cloned().collect()),
             }
         } else {
             let (index, entry) = state.kv.get(&key);
             QueryResult {
                 index,
-                watch_index: state.kv.key_watch_index(&key),
                 value: Answer::Entries(entry.into_iter().cloned().collect()),
             }
         }

@@ -1,4 +1,8 @@
 //! Endpoint handlers, one module per endpoint family.
 
+pub mod agent;
+pub mod catalog;
+pub mod health;
 pub mod kv;
+mod read;
 pub mod status;

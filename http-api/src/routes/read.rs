@@ -1,0 +1,84 @@
+//! The preamble every catalog/health read shares: query parsing, consistency, headers.
+
+use axum::body::Body;
+use axum::http::{HeaderName, HeaderValue, Response};
+use rconsul_state::{Consistency, ReadMeta};
+
+use crate::filter::Filter;
+use crate::query::{BlockingOptions, Params};
+use crate::response::{add_query_meta, ApiError};
+use crate::ApiState;
+
+/// `X-Consul-Effective-Consistency` (catalog and health reads only).
+static EFFECTIVE_CONSISTENCY: HeaderName = HeaderName::from_static("x-consul-effective-consistency");
+
+/// A parsed read request, after the consistency barrier.
+pub struct Read {
+    /// The query string.
+    pub params: Params,
+    /// Blocking options.
+    pub opts: BlockingOptions,
+    /// Consistency mode asked for.
+    pub mode: Consistency,
+    /// Leader metadata for the headers.
+    pub meta: ReadMeta,
+    /// Pretty-print JSON.
+    pub pretty: bool,
+    /// The `?filter` expression, if any.
+    pub filter: Option<Filter>,
+}
+
+impl Read {
+    /// Parses and checks a read (dc, index, wait, consistency, filter) and passes the barrier.
+    pub async fn begin(api: &ApiState, raw_query: Option<&str>) -> Result<Read, ApiError> {
+        let params = Params::parse(raw_query);
+        params.check_dc(&api.config)?;
+        let mode = params.consistency()?;
+        let opts = params.blocking(&api.config)?;
+        // Consul answers a malformed filter with 500; it is the client's mistake, so 400.
+        let filter = match params.get("filter") {
+            Some(expr) if !expr.trim().is_empty() => {
+                Some(Filter::parse(expr).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
+            _ => None,
+        };
+        let meta = api.consensus.read_barrier(mode).await?;
+        let pretty = params.pretty(&api.config);
+        Ok(Read {
+            params,
+            opts,
+            mode,
+            meta,
+            pretty,
+            filter,
+        })
+    }
+
+    /// Whether `item` passes `?filter` (always, without one).
+    pub fn keep<T: serde::Serialize>(&self, item: &T) -> bool {
+        match &self.filter {
+            None => true,
+            Some(f) => serde_json::to_value(item).map(|v| f.matches(&v)).unwrap_or(false),
+        }
+    }
+
+    /// `?node-meta=key:value` pairs (all must match).
+    pub fn node_meta_matches(&self, meta: &Option<std::collections::BTreeMap<String, String>>) -> bool {
+        self.params.all("node-meta").all(|kv| {
+            let (k, v) = kv.split_once(':').unwrap_or((kv, ""));
+            meta.as_ref().and_then(|m| m.get(k)).map(String::as_str) == Some(v)
+        })
+    }
+
+    /// Adds the index, leader and consistency headers.
+    pub fn finish(&self, resp: &mut Response<Body>, index: u64) {
+        add_query_meta(resp, index, self.meta);
+        let value = match self.mode {
+            Consistency::Default => "leader",
+            Consistency::Stale => "stale",
+            Consistency::Consistent => "consistent",
+        };
+        resp.headers_mut()
+            .insert(EFFECTIVE_CONSISTENCY.clone(), HeaderValue::from_static(value));
+    }
+}
