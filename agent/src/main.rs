@@ -2,6 +2,7 @@
 
 mod checks;
 mod cli;
+mod cluster;
 mod config;
 mod local;
 mod logging;

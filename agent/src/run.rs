@@ -13,6 +13,7 @@ use rconsul_state::StateStore;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::cluster;
 use crate::config::AgentConfig;
 use crate::local::{self, AgentInfo, LocalAgentImpl};
 
@@ -58,19 +59,83 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// The cluster machinery an agent runs.
+struct ClusterTasks {
+    gossip: Arc<rconsul_gossip::Gossip>,
+}
+
+/// Starts the server port listener, gossip, joining, and the membership loops.
+async fn start_cluster(
+    cfg: &AgentConfig,
+    advertise: std::net::IpAddr,
+    raft: &Arc<RaftNode>,
+    agent: &Arc<LocalAgentImpl>,
+    store: &Arc<StateStore>,
+    stop_rx: &watch::Receiver<bool>,
+) -> anyhow::Result<ClusterTasks> {
+    if cfg.ports.server >= 0 && !cfg.dev {
+        let port = u16::try_from(cfg.ports.server).context("ports.server out of range")?;
+        let addr = SocketAddr::new(cfg.bind_addr, port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen for server RPC on {addr}"))?;
+        tokio::spawn(rconsul_raft::server::serve(
+            listener,
+            raft.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    let serf_port = u16::try_from(cfg.ports.serf_lan).unwrap_or(8301);
+    let mut tags: std::collections::BTreeMap<String, String> = agent.tags().into_iter().collect();
+    // Clients listen on the server port too (the leader streams the log to them).
+    tags.insert("port".into(), cfg.ports.server.max(0).to_string());
+    if cfg.bootstrap_expect > 1 {
+        tags.insert("expect".into(), cfg.bootstrap_expect.to_string());
+    }
+    let gossip_cfg = rconsul_gossip::GossipConfig::lan(
+        SocketAddr::new(cfg.bind_addr, serf_port),
+        SocketAddr::new(advertise, serf_port),
+        cfg.node_name.clone(),
+        tags,
+    );
+    let gossip = Arc::new(
+        rconsul_gossip::Gossip::start(gossip_cfg)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let source = gossip.clone();
+    agent.set_members_source(Arc::new(move || cluster::api_members(source.members())));
+    let joins = cluster::resolve_join(&cfg.retry_join, 8301);
+    tokio::spawn(cluster::retry_join(
+        gossip.clone(),
+        joins,
+        Duration::from_millis(cfg.retry_interval_ms),
+        stop_rx.clone(),
+    ));
+    if cfg.server {
+        tokio::spawn(cluster::reconcile_raft(
+            raft.clone(),
+            gossip.clone(),
+            cfg.datacenter.clone(),
+            cfg.bootstrap_expect,
+            stop_rx.clone(),
+        ));
+        tokio::spawn(cluster::reconcile_catalog(
+            raft.clone(),
+            gossip.clone(),
+            store.clone(),
+            cfg.datacenter.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    Ok(ClusterTasks { gossip })
+}
+
 /// Runs the agent until it is told to stop.
 pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let started = Instant::now();
-    if !cfg.server {
-        anyhow::bail!(
-            "client agents (without -server) need a cluster to join, which this rconsul version does not support yet; run with -server -bootstrap-expect=1 or -dev"
-        );
-    }
     if cfg.bootstrap_expect > 1 {
-        anyhow::bail!(
-            "-bootstrap-expect={} needs multi-server clustering, which this rconsul version does not support yet; use -bootstrap-expect=1",
-            cfg.bootstrap_expect
-        );
+        tracing::warn!(target: "agent", "bootstrap_expect > 0: expecting {} servers", cfg.bootstrap_expect);
     }
     if let Some(dir) = &cfg.data_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating data dir {}", dir.display()))?;
@@ -89,8 +154,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let rpc_port = u16::try_from(cfg.ports.server).unwrap_or(8300);
     let rpc_addr = SocketAddr::new(advertise, rpc_port).to_string();
 
+    // Client agents follow the log as in-memory learners: no raft state on disk.
     let storage = match (&cfg.data_dir, cfg.dev) {
-        (Some(dir), false) => StorageMode::Durable(dir.join("rconsul")),
+        (Some(dir), false) if cfg.server => StorageMode::Durable(dir.join("rconsul")),
         _ => StorageMode::InMemory,
     };
     let store = Arc::new(StateStore::new());
@@ -103,7 +169,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 node_id: node_id.clone(),
             },
             storage,
-            bootstrap_single: cfg.dev || cfg.bootstrap || cfg.bootstrap_expect == 1,
+            bootstrap_single: cfg.server && (cfg.dev || cfg.bootstrap || cfg.bootstrap_expect == 1),
             raft_multiplier: cfg.raft_multiplier,
             snapshot_threshold: cfg.raft_snapshot_threshold,
             trailing_logs: cfg.raft_trailing_logs,
@@ -131,6 +197,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         raft.clone(),
         leave_tx,
     );
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let cluster_tasks = start_cluster(&cfg, advertise, &raft, &agent, &store, &stop_rx).await?;
+
     let (services, checks) =
         local::config_services::load(&cfg.config_sources).map_err(|e| anyhow::anyhow!(e))?;
     agent
@@ -149,7 +218,6 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         consensus: raft.clone(),
         agent: agent.clone(),
     });
-    let (stop_tx, stop_rx) = watch::channel(false);
     let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));
     let mut servers = Vec::new();
     if cfg.ports.http >= 0 {
@@ -207,6 +275,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         }
     };
     stop.await;
+    if *leave_rx.borrow() || !cfg.server {
+        // `rconsul leave`, or a client stopping (Consul's leave_on_terminate for clients).
+        cluster_tasks.gossip.leave().await;
+    }
     let _ = stop_tx.send(true);
     let _ = syncer.await;
     for s in servers {

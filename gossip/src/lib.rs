@@ -1,1 +1,406 @@
-//! placeholder
+//! LAN membership with SWIM (foca) over UDP on the serf LAN port (8301).
+//!
+//! Each agent gossips an identity carrying its name, address and Consul's serf tags
+//! (`role`, `dc`, `id`, `port`, `build`, ...). [`Gossip`] exposes the member list with
+//! Consul's statuses (alive, leaving, left, failed) and a change counter to watch.
+//!
+//! foca has no "left" state: a graceful leave sends a small out-of-band notice to every
+//! member before foca announces us down, so peers record `left` rather than `failed`.
+//! Packets carry a one-byte kind prefix: 0 for foca, 1 for a leave notice.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::{NonZeroU32, NonZeroUsize};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use foca::{Config, Foca, Identity as FocaIdentity, OwnedNotification, PeriodicParams, PostcardCodec, Timer};
+use parking_lot::RwLock;
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot, watch};
+
+const KIND_FOCA: u8 = 0;
+const KIND_LEAVE: u8 = 1;
+
+/// How this agent appears in gossip.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Gossip address others reach us on.
+    pub addr: SocketAddr,
+    /// Node name.
+    pub name: String,
+    /// Serf tags, sorted by key.
+    pub tags: Vec<(String, String)>,
+    /// Distinguishes restarts of the same address (ms since epoch at start).
+    pub bump: u64,
+}
+
+impl FocaIdentity for Identity {
+    type Addr = SocketAddr;
+
+    fn renew(&self) -> Option<Self> {
+        Some(Identity {
+            bump: self.bump.wrapping_add(1),
+            ..self.clone()
+        })
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn win_addr_conflict(&self, adversary: &Self) -> bool {
+        self.bump > adversary.bump
+    }
+}
+
+/// Consul's member statuses (`/v1/agent/members` `Status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberStatus {
+    /// Reachable.
+    Alive = 1,
+    /// Leaving gracefully.
+    Leaving = 2,
+    /// Left gracefully.
+    Left = 3,
+    /// Unreachable.
+    Failed = 4,
+}
+
+/// A member as this agent sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Node name.
+    pub name: String,
+    /// Gossip address.
+    pub addr: SocketAddr,
+    /// Serf tags.
+    pub tags: BTreeMap<String, String>,
+    /// Status.
+    pub status: MemberStatus,
+}
+
+/// Gossip settings.
+#[derive(Debug, Clone)]
+pub struct GossipConfig {
+    /// UDP address to bind.
+    pub bind: SocketAddr,
+    /// Address to gossip (what others use to reach us).
+    pub advertise: SocketAddr,
+    /// Node name.
+    pub name: String,
+    /// Serf tags.
+    pub tags: BTreeMap<String, String>,
+    /// Probe period (failure detection scales with it).
+    pub probe_period: Duration,
+    /// Time a suspect member has to refute before it is declared failed.
+    pub suspect_timeout: Duration,
+}
+
+impl GossipConfig {
+    /// LAN defaults tuned for fast failure detection (about 2–3 s).
+    pub fn lan(
+        bind: SocketAddr,
+        advertise: SocketAddr,
+        name: String,
+        tags: BTreeMap<String, String>,
+    ) -> Self {
+        GossipConfig {
+            bind,
+            advertise,
+            name,
+            tags,
+            probe_period: Duration::from_millis(300),
+            suspect_timeout: Duration::from_millis(1500),
+        }
+    }
+}
+
+enum Input {
+    Data(Bytes),
+    Timer(Timer<Identity>),
+    Announce(SocketAddr),
+    Leave(oneshot::Sender<()>),
+}
+
+/// Shared member table.
+type Table = Arc<RwLock<BTreeMap<String, Member>>>;
+
+/// A running gossip agent.
+pub struct Gossip {
+    tx: mpsc::Sender<Input>,
+    members: Table,
+    changes: watch::Receiver<u64>,
+    me: Identity,
+}
+
+impl std::fmt::Debug for Gossip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gossip").field("me", &self.me.name).finish()
+    }
+}
+
+/// Errors starting gossip.
+#[derive(Debug)]
+pub struct GossipError(pub String);
+
+impl std::fmt::Display for GossipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GossipError {}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn foca_config(cfg: &GossipConfig) -> Config {
+    let mut c = Config::new_lan(NonZeroU32::MIN.saturating_add(4));
+    c.probe_period = cfg.probe_period;
+    c.probe_rtt = cfg.probe_period / 2;
+    c.suspect_to_down_after = cfg.suspect_timeout;
+    c.max_transmissions = std::num::NonZeroU8::new(4).unwrap_or(std::num::NonZeroU8::MIN);
+    // Full membership exchange with a random member every few seconds, so a member
+    // that missed updates converges (serf's push/pull).
+    c.periodic_announce = Some(PeriodicParams {
+        frequency: Duration::from_secs(5),
+        num_members: NonZeroUsize::MIN,
+    });
+    c.periodic_announce_to_down_members = Some(PeriodicParams {
+        frequency: Duration::from_secs(10),
+        num_members: NonZeroUsize::MIN.saturating_add(1),
+    });
+    c
+}
+
+impl Gossip {
+    /// Binds the UDP socket and starts gossiping (alone until [`Gossip::join`]).
+    pub async fn start(cfg: GossipConfig) -> Result<Gossip, GossipError> {
+        let socket = Arc::new(
+            UdpSocket::bind(cfg.bind)
+                .await
+                .map_err(|e| GossipError(format!("cannot bind gossip socket {}: {e}", cfg.bind)))?,
+        );
+        let me = Identity {
+            addr: cfg.advertise,
+            name: cfg.name.clone(),
+            tags: cfg.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            bump: now_ms(),
+        };
+        let members: Table = Arc::default();
+        members.write().insert(
+            me.name.clone(),
+            Member {
+                name: me.name.clone(),
+                addr: me.addr,
+                tags: cfg.tags.clone(),
+                status: MemberStatus::Alive,
+            },
+        );
+        let (changes_tx, changes) = watch::channel(0u64);
+        let (tx, rx) = mpsc::channel(1024);
+        let rng: StdRng = rand::make_rng();
+        let foca = Foca::new(me.clone(), foca_config(&cfg), rng, PostcardCodec);
+        tokio::spawn(run(
+            foca,
+            rx,
+            tx.clone(),
+            socket.clone(),
+            members.clone(),
+            changes_tx,
+        ));
+        tokio::spawn(receive(socket, tx.clone()));
+        tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", me.name, me.addr.ip());
+        Ok(Gossip {
+            tx,
+            members,
+            changes,
+            me,
+        })
+    }
+
+    /// Announces us to `addr` (a member of the cluster to join).
+    pub async fn join(&self, addr: SocketAddr) {
+        let _ = self.tx.send(Input::Announce(addr)).await;
+    }
+
+    /// Every member seen, including this agent, sorted by name.
+    pub fn members(&self) -> Vec<Member> {
+        self.members.read().values().cloned().collect()
+    }
+
+    /// A counter bumped on every membership change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
+    }
+
+    /// Number of alive members, this agent included.
+    pub fn alive_count(&self) -> usize {
+        self.members
+            .read()
+            .values()
+            .filter(|m| m.status == MemberStatus::Alive)
+            .count()
+    }
+
+    /// Leaves gracefully: peers record us as `left`.
+    pub async fn leave(&self) {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.tx.send(Input::Leave(done_tx)).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), done_rx).await;
+        }
+    }
+}
+
+async fn receive(socket: Arc<UdpSocket>, tx: mpsc::Sender<Input>) {
+    let mut buf = vec![0u8; 65_536];
+    let mut data = BytesMut::new();
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((len, _)) => {
+                data.put_slice(&buf[..len]);
+                if tx.send(Input::Data(data.split().freeze())).await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(target: "agent.server.serf.lan", "gossip recv error: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+fn member_of(id: &Identity, status: MemberStatus) -> Member {
+    Member {
+        name: id.name.clone(),
+        addr: id.addr,
+        tags: id.tags.iter().cloned().collect(),
+        status,
+    }
+}
+
+async fn run(
+    mut foca: Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
+    mut rx: mpsc::Receiver<Input>,
+    tx: mpsc::Sender<Input>,
+    socket: Arc<UdpSocket>,
+    members: Table,
+    changes: watch::Sender<u64>,
+) {
+    let mut runtime = foca::AccumulatingRuntime::new();
+    let mut left: std::collections::HashSet<String> = std::collections::HashSet::new();
+    while let Some(input) = rx.recv().await {
+        let mut leave_done = None;
+        let result = match input {
+            Input::Data(data) => match data.first() {
+                Some(&KIND_FOCA) => foca.handle_data(&data[1..], &mut runtime),
+                Some(&KIND_LEAVE) => {
+                    if let Ok(name) = postcard::from_bytes::<String>(&data[1..]) {
+                        left.insert(name.clone());
+                        let mut table = members.write();
+                        if let Some(m) = table.get_mut(&name) {
+                            m.status = MemberStatus::Left;
+                            tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberLeave: {} {}", m.name, m.addr.ip());
+                        }
+                        drop(table);
+                        changes.send_modify(|n| *n += 1);
+                    }
+                    Ok(())
+                }
+                _ => Ok(()),
+            },
+            Input::Timer(timer) => foca.handle_timer(timer, &mut runtime),
+            Input::Announce(addr) => {
+                let dst = Identity {
+                    addr,
+                    name: String::new(),
+                    tags: Vec::new(),
+                    bump: 0,
+                };
+                foca.announce(dst, &mut runtime)
+            }
+            Input::Leave(done) => {
+                if let Ok(notice) = postcard::to_stdvec(&foca.identity().name) {
+                    let mut packet = vec![KIND_LEAVE];
+                    packet.extend_from_slice(&notice);
+                    for m in foca.iter_members() {
+                        let _ = socket.send_to(&packet, m.id().addr).await;
+                    }
+                }
+                leave_done = Some(done);
+                foca.leave_cluster(&mut runtime)
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(target: "agent.server.serf.lan", "gossip: {e}");
+        }
+        while let Some((dst, data)) = runtime.to_send() {
+            let mut packet = Vec::with_capacity(data.len() + 1);
+            packet.push(KIND_FOCA);
+            packet.extend_from_slice(&data);
+            let _ = socket.send_to(&packet, dst.addr).await;
+        }
+        while let Some((delay, timer)) = runtime.to_schedule() {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = tx.send(Input::Timer(timer)).await;
+            });
+        }
+        let mut changed = false;
+        while let Some(notification) = runtime.to_notify() {
+            let mut table = members.write();
+            match notification {
+                OwnedNotification::MemberUp(id) => {
+                    left.remove(&id.name);
+                    tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", id.name, id.addr.ip());
+                    table.insert(id.name.clone(), member_of(&id, MemberStatus::Alive));
+                    changed = true;
+                }
+                OwnedNotification::MemberDown(id) => {
+                    let status = if left.contains(&id.name) {
+                        MemberStatus::Left
+                    } else {
+                        MemberStatus::Failed
+                    };
+                    // A renamed (restarted) member may already be back under a new identity.
+                    let newer_alive = table.get(&id.name).is_some_and(|m| {
+                        m.status == MemberStatus::Alive
+                            && m.addr == id.addr
+                            && m.tags != member_of(&id, status).tags
+                    });
+                    if !newer_alive {
+                        if status == MemberStatus::Failed {
+                            tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberFailed: {} {}", id.name, id.addr.ip());
+                        }
+                        table.insert(id.name.clone(), member_of(&id, status));
+                        changed = true;
+                    }
+                }
+                OwnedNotification::Rename(old, new) => {
+                    if old.name != new.name {
+                        table.remove(&old.name);
+                    }
+                    table.insert(new.name.clone(), member_of(&new, MemberStatus::Alive));
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
+        if changed {
+            changes.send_modify(|n| *n += 1);
+        }
+        if let Some(done) = leave_done {
+            let _ = done.send(());
+        }
+    }
+}

@@ -10,8 +10,12 @@
 // move the allocation into every call site.
 #![allow(clippy::result_large_err)]
 
+pub mod cluster;
+pub mod forward;
 pub mod network;
 pub mod node;
+pub mod rpc;
+pub mod server;
 pub mod storage;
 pub mod types;
 

@@ -1,74 +1,150 @@
-//! Transport between raft servers.
-//!
-//! rconsul currently runs a single server per cluster (`-bootstrap-expect=1` or `-dev`):
-//! a one-voter raft never sends RPCs, so this factory's clients report every peer as
-//! unreachable. The multi-server transport on the server port (8300) replaces this
-//! module when clustering lands; nothing else in the crate depends on its internals.
+//! Raft transport between servers: one persistent TCP connection per peer client,
+//! reconnected on failure (see [`crate::rpc`] for the protocol).
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
 
+use crate::rpc::{self, Conn, RpcRequest, RpcResponse};
 use crate::types::{ServerNode, TypeConfig};
 
 type NodeId = u64;
+
+/// Time allowed to establish a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Creates [`PeerClient`]s.
 #[derive(Debug, Clone, Default)]
 pub struct NetworkFactory;
 
-/// A client to one peer server.
+/// A client to one peer server, owning its connection.
 #[derive(Debug)]
 pub struct PeerClient {
-    target: ServerNode,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("no transport to server {0}: rconsul runs single-server clusters only so far")]
-struct NoTransport(String);
-
-impl PeerClient {
-    fn unreachable<E: std::error::Error>(&self) -> RPCError<NodeId, ServerNode, E> {
-        RPCError::Unreachable(Unreachable::new(&NoTransport(self.target.to_string())))
-    }
+    target: NodeId,
+    node: ServerNode,
+    conn: Option<Conn>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerClient;
 
-    async fn new_client(&mut self, _target: NodeId, node: &ServerNode) -> Self::Network {
-        PeerClient { target: node.clone() }
+    async fn new_client(&mut self, target: NodeId, node: &ServerNode) -> Self::Network {
+        PeerClient {
+            target,
+            node: node.clone(),
+            conn: None,
+        }
+    }
+}
+
+/// Connects to `addr` with a timeout.
+pub async fn connect(addr: &str) -> std::io::Result<Conn> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => Ok(rpc::framed(stream)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        )),
+    }
+}
+
+enum CallError {
+    Unreachable(std::io::Error),
+    Network(rpc::RpcError),
+}
+
+impl PeerClient {
+    async fn call(&mut self, req: RpcRequest, timeout: Duration) -> Result<RpcResponse, CallError> {
+        if self.conn.is_none() {
+            self.conn = Some(
+                connect(&self.node.rpc_addr)
+                    .await
+                    .map_err(CallError::Unreachable)?,
+            );
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(CallError::Network(rpc::RpcError::Closed));
+        };
+        let result = match tokio::time::timeout(timeout, rpc::call(conn, &req)).await {
+            Ok(r) => r,
+            Err(_) => Err(rpc::RpcError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "rpc timed out",
+            ))),
+        };
+        match result {
+            Ok(resp) => Ok(resp),
+            Err(e) => {
+                // The stream may hold half a frame now: never reuse it.
+                self.conn = None;
+                Err(CallError::Network(e))
+            }
+        }
+    }
+
+    fn map_err<E: std::error::Error>(&self, e: CallError) -> RPCError<NodeId, ServerNode, E> {
+        match e {
+            CallError::Unreachable(io) => RPCError::Unreachable(Unreachable::new(&io)),
+            CallError::Network(err) => RPCError::Network(NetworkError::new(&err)),
+        }
+    }
+
+    fn unexpected<E: std::error::Error>(&self, what: &str) -> RPCError<NodeId, ServerNode, E> {
+        let err = std::io::Error::other(format!("unexpected rpc response: {what}"));
+        RPCError::Network(NetworkError::new(&err))
+    }
+
+    fn remote<E: std::error::Error>(&self, e: E) -> RPCError<NodeId, ServerNode, E> {
+        RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e))
     }
 }
 
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, ServerNode, RaftError<NodeId>>> {
-        Err(self.unreachable())
+        match self.call(RpcRequest::Append(rpc), option.hard_ttl()).await {
+            Ok(RpcResponse::Append(Ok(r))) => Ok(r),
+            Ok(RpcResponse::Append(Err(e))) => Err(self.remote(e)),
+            Ok(_) => Err(self.unexpected("append")),
+            Err(e) => Err(self.map_err(e)),
+        }
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<
         InstallSnapshotResponse<NodeId>,
         RPCError<NodeId, ServerNode, RaftError<NodeId, InstallSnapshotError>>,
     > {
-        Err(self.unreachable())
+        match self.call(RpcRequest::Snapshot(rpc), option.hard_ttl()).await {
+            Ok(RpcResponse::Snapshot(Ok(r))) => Ok(r),
+            Ok(RpcResponse::Snapshot(Err(e))) => Err(self.remote(e)),
+            Ok(_) => Err(self.unexpected("snapshot")),
+            Err(e) => Err(self.map_err(e)),
+        }
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<NodeId>,
-        _option: RPCOption,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RPCError<NodeId, ServerNode, RaftError<NodeId>>> {
-        Err(self.unreachable())
+        match self.call(RpcRequest::Vote(rpc), option.hard_ttl()).await {
+            Ok(RpcResponse::Vote(Ok(r))) => Ok(r),
+            Ok(RpcResponse::Vote(Err(e))) => Err(self.remote(e)),
+            Ok(_) => Err(self.unexpected("vote")),
+            Err(e) => Err(self.map_err(e)),
+        }
     }
 }

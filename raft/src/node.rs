@@ -10,7 +10,12 @@ use parking_lot::RwLock;
 use rconsul_state::{
     BoxFuture, Command, CommandResult, Consensus, ConsensusError, Consistency, ReadMeta, StateStore,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+
+use crate::forward::ForwardPool;
+use crate::rpc::{RpcRequest, RpcResponse};
 
 use crate::network::NetworkFactory;
 use crate::storage::{self, StorageMode};
@@ -72,6 +77,13 @@ pub struct RaftNode {
     view: Arc<RwLock<LeaderView>>,
     /// Tells the raft thread to shut raft down, and the thread to join.
     stop: parking_lot::Mutex<Option<(oneshot::Sender<()>, std::thread::JoinHandle<()>)>>,
+    /// This server's identity.
+    node: ServerNode,
+    /// Connections for forwarding to the leader.
+    forward: ForwardPool,
+    /// When the leader last sent us entries (ms since the Unix epoch), for
+    /// `X-Consul-LastContact` on followers.
+    contact_ms: AtomicU64,
 }
 
 /// Leadership as the API layers need it, refreshed only when raft's server metrics
@@ -93,9 +105,9 @@ fn raft_config(cfg: &RaftNodeConfig) -> Result<Config, StartError> {
     let m = u64::from(cfg.raft_multiplier.max(1));
     let config = Config {
         cluster_name: "rconsul".to_string(),
-        heartbeat_interval: 50 * m,
-        election_timeout_min: 300 * m,
-        election_timeout_max: 600 * m,
+        heartbeat_interval: 20 * m,
+        election_timeout_min: 80 * m,
+        election_timeout_max: 160 * m,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_threshold.max(1)),
         max_in_snapshot_log_to_keep: cfg.trailing_logs,
         purge_batch_size: 256,
@@ -113,6 +125,7 @@ impl RaftNode {
     /// thread with its own single-threaded runtime, so commits are never queued behind
     /// HTTP work on the agent's runtime.
     pub async fn start(cfg: RaftNodeConfig, state: Arc<StateStore>) -> Result<Arc<Self>, StartError> {
+        let node_identity = cfg.node.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -149,6 +162,9 @@ impl RaftNode {
             writes,
             view,
             stop: parking_lot::Mutex::new(Some((stop_tx, thread))),
+            node: node_identity,
+            forward: ForwardPool::default(),
+            contact_ms: AtomicU64::new(0),
         }))
     }
 
@@ -352,49 +368,160 @@ async fn track_leadership(raft: Raft<TypeConfig>, me: u64, view: Arc<RwLock<Lead
     }
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// How long a request waits for a leader to appear before failing with
+/// `No cluster leader` (Consul holds RPCs up to `rpc_hold_timeout`, 7 s).
+const LEADER_HOLD: Duration = Duration::from_secs(2);
+/// Longest a follower waits to catch up to the leader's index for a read.
+const CATCH_UP: Duration = Duration::from_secs(5);
+
+impl RaftNode {
+    /// This server's identity.
+    pub fn node(&self) -> &ServerNode {
+        &self.node
+    }
+
+    /// This server's raft id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// One RPC to another server (through the forwarding pool).
+    pub async fn forward_call(&self, addr: &str, req: &RpcRequest) -> Result<RpcResponse, String> {
+        self.forward.call(addr, req).await
+    }
+
+    /// Records that the leader just contacted us.
+    pub fn touch_leader_contact(&self) {
+        self.contact_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    fn last_contact_ms(&self) -> u64 {
+        let at = self.contact_ms.load(Ordering::Relaxed);
+        if at == 0 {
+            0
+        } else {
+            now_ms().saturating_sub(at)
+        }
+    }
+
+    /// The known leader's id and server address, waiting briefly for an election.
+    async fn leader(&self) -> Option<(u64, Option<String>)> {
+        let current = {
+            let v = self.view.read();
+            v.leader.map(|l| (l, v.leader_addr.clone()))
+        };
+        if current.is_some() {
+            return current;
+        }
+        if !self.wait_for_leader(LEADER_HOLD).await {
+            return None;
+        }
+        let v = self.view.read();
+        v.leader.map(|l| (l, v.leader_addr.clone()))
+    }
+
+    /// Proposes `command` through this server's raft (it must be the leader).
+    pub async fn write_as_leader(&self, command: Command) -> Result<CommandResult, ConsensusError> {
+        let (reply, rx) = oneshot::channel();
+        self.writes
+            .send(PendingWrite { command, reply })
+            .await
+            .map_err(|_| ConsensusError::Failed("raft is shutting down".into()))?;
+        rx.await
+            .map_err(|_| ConsensusError::Failed("raft is shutting down".into()))?
+    }
+
+    /// Leader side of a follower's read: confirms leadership with a quorum and
+    /// returns the index the follower must have applied.
+    pub async fn read_index(&self) -> Result<u64, ConsensusError> {
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map_err(|_| ConsensusError::NoLeader)?;
+        Ok(self
+            .raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map(|l| l.index)
+            .unwrap_or(0))
+    }
+
+    /// Asks the leader at `addr` for its read index and waits to apply up to it.
+    async fn catch_up_with(&self, addr: &str) -> Result<(), ConsensusError> {
+        let index = match self.forward.call(addr, &RpcRequest::ReadIndex).await {
+            Ok(RpcResponse::ReadIndex(r)) => r?,
+            Ok(_) => return Err(ConsensusError::Failed("unexpected response to read index".into())),
+            Err(e) => return Err(ConsensusError::Failed(e)),
+        };
+        self.raft
+            .wait(Some(CATCH_UP))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map(|_| ())
+            .map_err(|_| ConsensusError::Failed("timed out catching up with the leader".into()))
+    }
+}
+
 impl Consensus for RaftNode {
     fn write(&self, command: Command) -> BoxFuture<'_, Result<CommandResult, ConsensusError>> {
         Box::pin(async move {
-            let (reply, rx) = oneshot::channel();
-            self.writes
-                .send(PendingWrite { command, reply })
-                .await
-                .map_err(|_| ConsensusError::Failed("raft is shutting down".into()))?;
-            rx.await
-                .map_err(|_| ConsensusError::Failed("raft is shutting down".into()))?
+            match self.leader().await {
+                None => Err(ConsensusError::NoLeader),
+                Some((leader, _)) if leader == self.id => self.write_as_leader(command).await,
+                Some((_, None)) => Err(ConsensusError::NoLeader),
+                Some((_, Some(addr))) => match self.forward.call(&addr, &RpcRequest::Write(command)).await {
+                    Ok(RpcResponse::Write(r)) => r,
+                    Ok(_) => Err(ConsensusError::Failed(
+                        "unexpected response to a forwarded write".into(),
+                    )),
+                    Err(e) => Err(ConsensusError::Failed(e)),
+                },
+            }
         })
     }
 
     fn read_barrier(&self, mode: Consistency) -> BoxFuture<'_, Result<ReadMeta, ConsensusError>> {
         Box::pin(async move {
-            let leader = self.view.read().leader;
-            match mode {
-                // Followers will report time since the leader's last append here once
-                // multi-server transport exists; a single server is always its own leader.
-                Consistency::Stale => Ok(ReadMeta {
+            if mode == Consistency::Stale {
+                let leader = self.view.read().leader;
+                return Ok(ReadMeta {
                     known_leader: leader.is_some(),
-                    last_contact_ms: 0,
-                }),
-                Consistency::Default => {
-                    if leader.is_none() {
-                        return Err(ConsensusError::NoLeader);
+                    last_contact_ms: if leader == Some(self.id) {
+                        0
+                    } else {
+                        self.last_contact_ms()
+                    },
+                });
+            }
+            match self.leader().await {
+                None | Some((_, None)) => Err(ConsensusError::NoLeader),
+                Some((leader, _)) if leader == self.id => {
+                    if mode == Consistency::Consistent {
+                        self.raft
+                            .ensure_linearizable()
+                            .await
+                            .map_err(|_| ConsensusError::NoLeader)?;
                     }
                     Ok(ReadMeta {
                         known_leader: true,
                         last_contact_ms: 0,
                     })
                 }
-                Consistency::Consistent => {
-                    if leader.is_none() {
-                        return Err(ConsensusError::NoLeader);
-                    }
-                    self.raft
-                        .ensure_linearizable()
-                        .await
-                        .map_err(|_| ConsensusError::NoLeader)?;
+                Some((_, Some(addr))) => {
+                    // A follower serves the read itself once it has applied everything
+                    // the leader had committed when asked (a read-index barrier).
+                    self.catch_up_with(&addr).await?;
                     Ok(ReadMeta {
                         known_leader: true,
-                        last_contact_ms: 0,
+                        last_contact_ms: self.last_contact_ms(),
                     })
                 }
             }

@@ -32,7 +32,7 @@ pub struct ReadMeta {
 }
 
 /// Why a write or a read barrier failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum ConsensusError {
     /// No leader is known (Consul: `No cluster leader`).
     #[error("No cluster leader")]

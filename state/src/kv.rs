@@ -1,6 +1,6 @@
 //! The KV table: entries, tombstones and the index rules of Consul's KV store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -27,12 +27,59 @@ pub struct KvEntry {
 
 /// The KV table with tombstones, so prefix watches see deletions.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(from = "KvStoreData")]
 pub struct KvStore {
     entries: BTreeMap<String, KvEntry>,
     /// Deleted keys and the index of their deletion.
     tombstones: BTreeMap<String, u64>,
     /// Max index over entries and tombstones (Consul's `kvs` + `tombstones` table index).
     table_index: u64,
+    /// Session → keys it holds locked. Derived from `entries`: not serialised, rebuilt
+    /// when a snapshot is decoded.
+    #[serde(skip)]
+    by_session: HashMap<String, BTreeSet<String>>,
+}
+
+/// The serialised fields of [`KvStore`] (the snapshot layout).
+#[derive(Deserialize)]
+struct KvStoreData {
+    entries: BTreeMap<String, KvEntry>,
+    tombstones: BTreeMap<String, u64>,
+    table_index: u64,
+}
+
+impl From<KvStoreData> for KvStore {
+    fn from(d: KvStoreData) -> Self {
+        let mut by_session: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for e in d.entries.values() {
+            if let Some(s) = &e.session {
+                by_session.entry(s.clone()).or_default().insert(e.key.clone());
+            }
+        }
+        KvStore {
+            entries: d.entries,
+            tombstones: d.tombstones,
+            table_index: d.table_index,
+            by_session,
+        }
+    }
+}
+
+/// The prior state of one key, captured so a failed transaction can be undone.
+#[derive(Debug, Clone)]
+pub struct SavedKey {
+    key: String,
+    entry: Option<KvEntry>,
+    tombstone: Option<u64>,
+}
+
+/// What `?acquire` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockOutcome {
+    /// The session now holds the lock (new acquisition or already held).
+    Acquired,
+    /// Another session holds it.
+    HeldByOther,
 }
 
 /// Iterates the keys of `map` that start with `prefix`, in byte order.
@@ -144,22 +191,158 @@ impl KvStore {
             Some(e) => (e.create_index, e.session.clone()),
             None => (index, None),
         };
-        self.tombstones.remove(key);
-        self.entries.insert(
-            key.to_string(),
-            KvEntry {
-                // A plain set resets LockIndex but keeps the lock holder, as Consul does.
-                lock_index: 0,
-                key: key.to_string(),
-                flags,
-                value: Arc::from(value),
-                session,
-                create_index,
-                modify_index: index,
-            },
-        );
-        self.table_index = self.table_index.max(index);
+        self.put_entry(KvEntry {
+            // A plain set resets LockIndex but keeps the lock holder, as Consul does.
+            lock_index: 0,
+            key: key.to_string(),
+            flags,
+            value: Arc::from(value),
+            session,
+            create_index,
+            modify_index: index,
+        });
         true
+    }
+
+    /// Stores `entry` (its ModifyIndex is the write's index), clearing any tombstone and
+    /// keeping the session index in step.
+    fn put_entry(&mut self, entry: KvEntry) {
+        self.table_index = self.table_index.max(entry.modify_index);
+        self.tombstones.remove(&entry.key);
+        let new_session = entry.session.clone();
+        let key = entry.key.clone();
+        let old = self.entries.insert(key.clone(), entry);
+        let old_session = old.and_then(|o| o.session);
+        if old_session != new_session {
+            if let Some(s) = old_session {
+                self.unindex_session(&s, &key);
+            }
+            if let Some(s) = new_session {
+                self.by_session.entry(s).or_default().insert(key);
+            }
+        }
+    }
+
+    fn unindex_session(&mut self, session: &str, key: &str) {
+        if let Some(keys) = self.by_session.get_mut(session) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_session.remove(session);
+            }
+        }
+    }
+
+    /// `?acquire=<session>`: takes the lock on `key` (creating it) and writes the value,
+    /// unless another session holds it. A new acquisition increments LockIndex; the
+    /// holder re-acquiring keeps it. The session must exist (checked by the caller).
+    pub fn lock(&mut self, index: u64, key: &str, value: &[u8], flags: u64, session: &str) -> LockOutcome {
+        let (create_index, lock_index) = match self.entries.get(key) {
+            Some(e) if e.session.as_deref() == Some(session) => (e.create_index, e.lock_index),
+            Some(e) if e.session.is_some() => return LockOutcome::HeldByOther,
+            Some(e) => (e.create_index, e.lock_index + 1),
+            None => (index, 1),
+        };
+        let entry = KvEntry {
+            lock_index,
+            key: key.to_string(),
+            flags,
+            value: Arc::from(value),
+            session: Some(session.to_string()),
+            create_index,
+            modify_index: index,
+        };
+        if self.entries.get(key) != Some(&KvEntry { modify_index: entry.modify_index, ..entry.clone() })
+            || self.entries.get(key).map(|e| e.modify_index) == Some(index)
+        {
+            self.put_entry(entry);
+        } else {
+            // Identical re-acquisition: Consul skips the write, the entry keeps its index.
+        }
+        LockOutcome::Acquired
+    }
+
+    /// `?release=<session>`: clears the lock if `session` holds it and writes the value
+    /// (LockIndex unchanged). Returns false if the key is missing or held by someone else.
+    pub fn unlock(&mut self, index: u64, key: &str, value: &[u8], flags: u64, session: &str) -> bool {
+        let Some(e) = self.entries.get(key) else {
+            return false;
+        };
+        if e.session.as_deref() != Some(session) {
+            return false;
+        }
+        let entry = KvEntry {
+            lock_index: e.lock_index,
+            key: key.to_string(),
+            flags,
+            value: Arc::from(value),
+            session: None,
+            create_index: e.create_index,
+            modify_index: index,
+        };
+        self.put_entry(entry);
+        true
+    }
+
+    /// Releases the lock on `key` after its session was invalidated: the session is
+    /// cleared, value and LockIndex stay, ModifyIndex moves.
+    pub fn release_invalidated(&mut self, index: u64, key: &str) {
+        if let Some(e) = self.entries.get(key) {
+            let mut entry = e.clone();
+            entry.session = None;
+            entry.modify_index = index;
+            self.put_entry(entry);
+        }
+    }
+
+    /// The keys `session` holds locked, in key order.
+    pub fn keys_held_by(&self, session: &str) -> Vec<String> {
+        self.by_session
+            .get(session)
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Captures the current state of `key` (entry and tombstone) for [`KvStore::rollback`].
+    pub fn save_key(&self, key: &str) -> SavedKey {
+        SavedKey {
+            key: key.to_string(),
+            entry: self.entries.get(key).cloned(),
+            tombstone: self.tombstones.get(key).copied(),
+        }
+    }
+
+    /// Captures every live key under `prefix` (what a delete-tree changes).
+    pub fn save_prefix(&self, prefix: &str) -> Vec<SavedKey> {
+        prefix_range(&self.entries, prefix)
+            .map(|(k, _)| self.save_key(k))
+            .collect()
+    }
+
+    /// Undoes changes: restores the saved keys (newest capture first) and the table
+    /// index as it was before them.
+    pub fn rollback(&mut self, saved: Vec<SavedKey>, table_index: u64) {
+        for s in saved.into_iter().rev() {
+            let old_session = self.entries.get(&s.key).and_then(|e| e.session.clone());
+            if let Some(sess) = old_session {
+                self.unindex_session(&sess, &s.key);
+            }
+            match s.entry {
+                Some(e) => {
+                    if let Some(sess) = &e.session {
+                        self.by_session.entry(sess.clone()).or_default().insert(s.key.clone());
+                    }
+                    self.entries.insert(s.key.clone(), e);
+                }
+                None => {
+                    self.entries.remove(&s.key);
+                }
+            }
+            match s.tombstone {
+                Some(t) => self.tombstones.insert(s.key, t),
+                None => self.tombstones.remove(&s.key),
+            };
+        }
+        self.table_index = table_index;
     }
 
     /// Check-and-set: `cas == 0` creates only; otherwise ModifyIndex must equal `cas`.
@@ -173,7 +356,10 @@ impl KvStore {
 
     /// Deletes one key, leaving a tombstone. Deleting a missing key is a no-op.
     pub fn delete(&mut self, index: u64, key: &str) {
-        if self.entries.remove(key).is_some() {
+        if let Some(old) = self.entries.remove(key) {
+            if let Some(s) = old.session {
+                self.unindex_session(&s, key);
+            }
             self.tombstones.insert(key.to_string(), index);
             self.table_index = self.table_index.max(index);
         }

@@ -68,7 +68,12 @@ pub struct LocalAgentImpl {
     leave: watch::Sender<bool>,
     started: SystemTime,
     me: Weak<LocalAgentImpl>,
+    /// Where `/v1/agent/members` comes from (gossip); None: only this agent.
+    members_source: Mutex<Option<MembersSource>>,
 }
+
+/// A function listing the cluster's members.
+pub type MembersSource = Arc<dyn Fn() -> Vec<Member> + Send + Sync>;
 
 /// Forwards runner results to the agent without keeping it alive.
 struct Sink(Weak<LocalAgentImpl>);
@@ -133,7 +138,13 @@ impl LocalAgentImpl {
             leave,
             started: SystemTime::now(),
             me: me.clone(),
+            members_source: Mutex::new(None),
         })
+    }
+
+    /// Sets where the member list comes from (gossip).
+    pub fn set_members_source(&self, source: MembersSource) {
+        *self.members_source.lock() = Some(source);
     }
 
     /// Who this agent is.
@@ -381,6 +392,11 @@ impl LocalAgentImpl {
         Ok(())
     }
 
+    /// This agent's serf tags.
+    pub fn tags(&self) -> Vec<(String, String)> {
+        self.member().tags
+    }
+
     fn member(&self) -> Member {
         let mut tags = vec![
             (
@@ -480,7 +496,11 @@ impl LocalAgent for LocalAgentImpl {
     }
 
     fn members(&self) -> Vec<Member> {
-        vec![self.member()]
+        let source = self.members_source.lock().clone();
+        match source {
+            Some(list) => list(),
+            None => vec![self.member()],
+        }
     }
 
     fn services(&self) -> Vec<Service> {

@@ -53,7 +53,7 @@ fn desired_node(agent: &LocalAgentImpl) -> Node {
     }
 }
 
-/// Services and checks the agent itself contributes: `consul` on servers, `serfHealth`.
+/// Services and checks the agent itself contributes: `consul` on servers.
 fn builtin(agent: &LocalAgentImpl) -> (Vec<Service>, Vec<HealthCheck>) {
     let info = agent.info();
     let mut services = Vec::new();
@@ -74,16 +74,8 @@ fn builtin(agent: &LocalAgentImpl) -> (Vec<Service>, Vec<HealthCheck>) {
             ..Default::default()
         });
     }
-    let serf = HealthCheck {
-        node: info.node_name.clone(),
-        check_id: "serfHealth".into(),
-        name: "Serf Health Status".into(),
-        status: "passing".into(),
-        output: "Agent alive and reachable".into(),
-        definition: "{}".into(),
-        ..Default::default()
-    };
-    (services, vec![serf])
+    // `serfHealth` belongs to the leader, which derives it from gossip.
+    (services, Vec::new())
 }
 
 /// One pass: compare and write. Returns false if a write failed (e.g. no leader yet).
@@ -182,7 +174,7 @@ pub async fn sync_once(agent: &LocalAgentImpl) -> bool {
             }
         }
         for id in checks_in_catalog.keys() {
-            if !checks.iter().any(|c| c.check_id == *id) {
+            if *id != "serfHealth" && !checks.iter().any(|c| c.check_id == *id) {
                 commands.push((
                     Command::CatalogDeregister(DeregisterRequest {
                         node: name.clone(),

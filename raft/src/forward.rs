@@ -1,0 +1,63 @@
+//! Forwarding to the leader over the server port: a small pool of reusable connections.
+
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::network::connect;
+use crate::rpc::{self, Conn, RpcRequest, RpcResponse};
+
+/// Longest a forwarded request may take.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle connections kept per pool.
+const MAX_IDLE: usize = 128;
+
+/// Idle connections to other servers, keyed by address.
+#[derive(Default)]
+pub struct ForwardPool {
+    idle: Mutex<Vec<(String, Conn)>>,
+}
+
+impl std::fmt::Debug for ForwardPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardPool").finish_non_exhaustive()
+    }
+}
+
+impl ForwardPool {
+    fn take(&self, addr: &str) -> Option<Conn> {
+        let mut idle = self.idle.lock();
+        let pos = idle.iter().position(|(a, _)| a == addr)?;
+        Some(idle.swap_remove(pos).1)
+    }
+
+    fn put(&self, addr: &str, conn: Conn) {
+        let mut idle = self.idle.lock();
+        if idle.len() < MAX_IDLE {
+            idle.push((addr.to_string(), conn));
+        }
+    }
+
+    /// Sends `req` to the server at `addr` and returns its answer.
+    pub async fn call(&self, addr: &str, req: &RpcRequest) -> Result<RpcResponse, String> {
+        // A pooled connection may have been closed by the peer: retry once on a new one.
+        for attempt in 0..2 {
+            let mut conn = match self.take(addr) {
+                Some(c) if attempt == 0 => c,
+                _ => connect(addr).await.map_err(|e| format!("dial tcp {addr}: {e}"))?,
+            };
+            match tokio::time::timeout(FORWARD_TIMEOUT, rpc::call(&mut conn, req)).await {
+                Ok(Ok(resp)) => {
+                    self.put(addr, conn);
+                    return Ok(resp);
+                }
+                Ok(Err(e)) if attempt == 0 => {
+                    tracing::debug!(target: "agent.server.rpc", "forward to {addr} failed, retrying: {e}");
+                }
+                Ok(Err(e)) => return Err(e.to_string()),
+                Err(_) => return Err(format!("rpc to {addr} timed out")),
+            }
+        }
+        Err(format!("rpc to {addr} failed"))
+    }
+}

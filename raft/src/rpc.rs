@@ -1,0 +1,107 @@
+//! The server RPC protocol on the server port (8300): length-prefixed bincode frames
+//! over persistent TCP connections, one request at a time per connection.
+//!
+//! It carries openraft's RPCs between servers and the requests other agents forward:
+//! writes proposed on a follower or a client, and read-index queries for
+//! default-consistency reads.
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use rconsul_state::{Command, CommandResult, ConsensusError};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::types::TypeConfig;
+
+/// Largest frame accepted (snapshot chunks are 3 MiB by default).
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// A request on the server port.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcRequest {
+    /// openraft AppendEntries.
+    Append(AppendEntriesRequest<TypeConfig>),
+    /// openraft RequestVote.
+    Vote(VoteRequest<u64>),
+    /// openraft InstallSnapshot (one chunk).
+    Snapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A write forwarded to the leader.
+    Write(Command),
+    /// "What index must I have applied to serve a default-consistency read?" (leader only).
+    ReadIndex,
+    /// "Are you part of an initialised raft cluster?" (asked before bootstrapping).
+    Initialized,
+}
+
+/// The answer to an [`RpcRequest`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcResponse {
+    /// To [`RpcRequest::Append`].
+    Append(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    /// To [`RpcRequest::Vote`].
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    /// To [`RpcRequest::Snapshot`].
+    Snapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    /// To [`RpcRequest::Write`].
+    Write(Result<CommandResult, ConsensusError>),
+    /// To [`RpcRequest::ReadIndex`]: the leader's applied index.
+    ReadIndex(Result<u64, ConsensusError>),
+    /// To [`RpcRequest::Initialized`].
+    Initialized(bool),
+    /// The request could not be decoded or served.
+    Error(String),
+}
+
+/// A framed RPC connection.
+pub type Conn = Framed<TcpStream, LengthDelimitedCodec>;
+
+/// Wraps a TCP stream in the frame codec.
+pub fn framed(stream: TcpStream) -> Conn {
+    let _ = stream.set_nodelay(true);
+    let codec = LengthDelimitedCodec::builder()
+        .max_frame_length(MAX_FRAME)
+        .new_codec();
+    Framed::new(stream, codec)
+}
+
+/// Transport failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    /// Connecting or I/O failed.
+    #[error("rpc i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A frame could not be encoded or decoded.
+    #[error("rpc codec: {0}")]
+    Codec(#[from] bincode::Error),
+    /// The peer closed the connection.
+    #[error("rpc connection closed")]
+    Closed,
+}
+
+/// Sends one message.
+pub async fn send<T: Serialize>(conn: &mut Conn, msg: &T) -> Result<(), RpcError> {
+    let bytes = bincode::serialize(msg)?;
+    conn.send(Bytes::from(bytes)).await?;
+    Ok(())
+}
+
+/// Receives one message.
+pub async fn recv<T: for<'de> Deserialize<'de>>(conn: &mut Conn) -> Result<T, RpcError> {
+    match conn.next().await {
+        Some(Ok(frame)) => Ok(bincode::deserialize(&frame)?),
+        Some(Err(e)) => Err(RpcError::Io(e)),
+        None => Err(RpcError::Closed),
+    }
+}
+
+/// One request/response round trip.
+pub async fn call(conn: &mut Conn, req: &RpcRequest) -> Result<RpcResponse, RpcError> {
+    send(conn, req).await?;
+    recv(conn).await
+}
