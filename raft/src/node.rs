@@ -378,6 +378,8 @@ fn now_ms() -> u64 {
 /// How long a request waits for a leader to appear before failing with
 /// `No cluster leader` (Consul holds RPCs up to `rpc_hold_timeout`, 7 s).
 const LEADER_HOLD: Duration = Duration::from_secs(2);
+/// Longest a write waits to commit before the client is told it failed.
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a follower waits to catch up to the leader's index for a read.
 const CATCH_UP: Duration = Duration::from_secs(5);
 
@@ -411,8 +413,24 @@ impl RaftNode {
         }
     }
 
+    /// Whether this server believes it leads but has not heard from a quorum for
+    /// longer than an election takes: it cannot commit, so it must not accept writes
+    /// (they would hang) nor claim a known leader.
+    fn leading_without_quorum(&self) -> bool {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        if m.current_leader != Some(self.id) || m.membership_config.membership().voter_ids().count() <= 1 {
+            return false;
+        }
+        let limit = self.raft.config().election_timeout_max * 2;
+        m.millis_since_quorum_ack.is_none_or(|ms| ms > limit)
+    }
+
     /// The known leader's id and server address, waiting briefly for an election.
     async fn leader(&self) -> Option<(u64, Option<String>)> {
+        if self.leading_without_quorum() {
+            return None;
+        }
         let current = {
             let v = self.view.read();
             v.leader.map(|l| (l, v.leader_addr.clone()))
@@ -434,8 +452,14 @@ impl RaftNode {
             .send(PendingWrite { command, reply })
             .await
             .map_err(|_| ConsensusError::Failed("raft is shutting down".into()))?;
-        rx.await
-            .map_err(|_| ConsensusError::Failed("raft is shutting down".into()))?
+        match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(ConsensusError::Failed("raft is shutting down".into())),
+            // Quorum lost after the entry was appended: it may still commit later
+            // (as with Consul), but the client gets an answer instead of a hang.
+            Err(_) if self.leading_without_quorum() => Err(ConsensusError::NoLeader),
+            Err(_) => Err(ConsensusError::Failed("timed out waiting for the write to commit".into())),
+        }
     }
 
     /// Leader side of a follower's read: confirms leadership with a quorum and
@@ -491,7 +515,7 @@ impl Consensus for RaftNode {
     fn read_barrier(&self, mode: Consistency) -> BoxFuture<'_, Result<ReadMeta, ConsensusError>> {
         Box::pin(async move {
             if mode == Consistency::Stale {
-                let leader = self.view.read().leader;
+                let leader = if self.leading_without_quorum() { None } else { self.view.read().leader };
                 return Ok(ReadMeta {
                     known_leader: leader.is_some(),
                     last_contact_ms: if leader == Some(self.id) {

@@ -150,6 +150,11 @@ impl Agent {
         agent
     }
 
+    /// Starts `rconsul` with arbitrary arguments, on `ip` (used for the log name and URLs).
+    pub fn with_args(ip: &str, args: Vec<String>) -> Agent {
+        Self::spawn(ip, args, None)
+    }
+
     fn spawn(ip: &str, args: Vec<String>, data: Option<tempfile::TempDir>) -> Agent {
         let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("rconsul-{ip}.log"));
         let _ = std::fs::remove_file(&log);

@@ -1,0 +1,200 @@
+//! The seed's topology on loopback: three servers with -bootstrap-expect=3 and a
+//! client with -retry-join, then failures: kill -9 of the leader, a restart, kill -9
+//! of the client, a graceful leave, and the loss of quorum.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{cli, try_http, wait_for, Agent};
+
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn server(ip: &str, name: &str, dir: &Path, join: &str) -> Agent {
+    Agent::with_args(
+        ip,
+        vec![
+            "agent".into(),
+            "-server".into(),
+            "-bootstrap-expect=3".into(),
+            format!("-bind={ip}"),
+            format!("-client={ip}"),
+            format!("-node={name}"),
+            format!("-data-dir={}", dir.join(name).display()),
+            format!("-retry-join={join}"),
+        ],
+    )
+}
+
+fn client(ip: &str, name: &str, dir: &Path, join: &str) -> Agent {
+    Agent::with_args(
+        ip,
+        vec![
+            "agent".into(),
+            format!("-bind={ip}"),
+            format!("-client={ip}"),
+            format!("-node={name}"),
+            format!("-data-dir={}", dir.join(name).display()),
+            format!("-retry-join={join}"),
+        ],
+    )
+}
+
+fn leader_of(agent: &Agent) -> Option<String> {
+    let r = try_http("GET", &agent.url("/v1/status/leader"), None).ok()?;
+    let leader = r.text().trim().trim_matches('"').to_string();
+    (r.status == 200 && !leader.is_empty()).then_some(leader)
+}
+
+fn members_table(agent: &Agent) -> String {
+    let (_, out, _) = cli(&["members", &format!("-http-addr={}:8500", agent.ip)], &[]);
+    out
+}
+
+#[test]
+fn seed_topology_failover_and_quorum() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let join = "127.0.8.11";
+    // Servers in reverse order, the client last: any order converges.
+    let mut s3 = server("127.0.8.13", "s3", dir.path(), join);
+    let mut s2 = server("127.0.8.12", "s2", dir.path(), join);
+    let mut s1 = server("127.0.8.11", "s1", dir.path(), join);
+    let mut c1 = client("127.0.8.14", "c1", dir.path(), join);
+
+    // Converges: 4 alive members with the right types; leader and peers agree.
+    wait_for("4 alive members", CONVERGE, || {
+        let table = members_table(&c1);
+        (table.matches(" alive ").count() == 4).then_some(())
+    });
+    let table = members_table(&c1);
+    assert!(table.starts_with("Node  Address          Status  Type    Build"), "{table}");
+    assert_eq!(table.matches(" server ").count(), 3, "{table}");
+    assert!(table.contains("c1    127.0.8.14:8301  alive   client"), "{table}");
+    let leader = wait_for("a leader seen by the client", CONVERGE, || leader_of(&c1));
+    for s in [&s1, &s2, &s3] {
+        assert_eq!(wait_for("the same leader", CONVERGE, || leader_of(s)), leader);
+    }
+    let peers = c1.get("/v1/status/peers").json();
+    let mut peers: Vec<String> = peers.as_array().expect("peers").iter().filter_map(|p| p.as_str().map(String::from)).collect();
+    peers.sort();
+    assert_eq!(peers, ["127.0.8.11:8300", "127.0.8.12:8300", "127.0.8.13:8300"]);
+
+    // A service registered on the client reaches every server's catalog.
+    let r = c1.put("/v1/agent/service/register", br#"{"Name":"redis","Port":6379}"#);
+    assert_eq!(r.status, 200);
+    for s in [&s1, &s2, &s3] {
+        wait_for("redis in every server's catalog", CONVERGE, || {
+            let rows = s.get("/v1/catalog/service/redis?stale").json();
+            (rows.as_array().map(Vec::len) == Some(1) && rows[0]["Node"] == "c1").then_some(())
+        });
+    }
+
+    // Kill -9 the leader while a writer keeps writing through the client.
+    let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (acked, stop, url) = (acked.clone(), stop.clone(), c1.url(""));
+        std::thread::spawn(move || {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("failover/{n:05}");
+                if let Ok(r) = try_http("PUT", &format!("{url}/v1/kv/{key}"), Some(key.as_bytes())) {
+                    if r.status == 200 && r.text() == "true" {
+                        acked.lock().expect("lock").insert(key.clone(), key);
+                    }
+                }
+                n += 1;
+            }
+        })
+    };
+    wait_for("some writes before the failover", CONVERGE, || (acked.lock().expect("lock").len() > 20).then_some(()));
+    let servers: [(&str, &mut Agent); 3] = [("127.0.8.11:8300", &mut s1), ("127.0.8.12:8300", &mut s2), ("127.0.8.13:8300", &mut s3)];
+    let mut old_leader = None;
+    for (addr, agent) in servers {
+        if addr == leader {
+            agent.kill9();
+            old_leader = Some(agent);
+        }
+    }
+    let old_leader = old_leader.expect("the leader is one of the servers");
+    let new_leader = wait_for("a new leader", CONVERGE, || leader_of(&c1).filter(|l| *l != leader));
+    let before = acked.lock().expect("lock").len();
+    wait_for("writes to continue", CONVERGE, || (acked.lock().expect("lock").len() > before + 20).then_some(()));
+    stop.store(true, Ordering::Relaxed);
+    let _ = writer.join();
+    let stored: Vec<String> = c1
+        .get("/v1/kv/failover/?keys")
+        .json()
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    for key in acked.lock().expect("lock").keys() {
+        assert!(stored.binary_search(key).is_ok(), "acknowledged write {key} lost in the failover");
+    }
+    assert_ne!(new_leader, leader);
+
+    // The old leader restarts, rejoins as a follower and has every write.
+    old_leader.start();
+    let total = stored.len();
+    wait_for("the old leader to catch up", CONVERGE, || {
+        let r = try_http("GET", &old_leader.url("/v1/kv/failover/?keys&stale"), None).ok()?;
+        (r.status == 200 && r.json().as_array().map(Vec::len) == Some(total)).then_some(())
+    });
+    assert_eq!(leader_of(old_leader), Some(new_leader.clone()));
+
+    // Kill -9 the client: its serfHealth goes critical and redis leaves ?passing.
+    c1.kill9();
+    let any = if old_leader.ip == "127.0.8.11" { &s2 } else { &s1 };
+    wait_for("c1's serfHealth critical", CONVERGE, || {
+        let checks = try_http("GET", &any.url("/v1/health/node/c1"), None).ok()?.json();
+        let serf = checks.as_array()?.iter().find(|c| c["CheckID"] == "serfHealth")?.clone();
+        (serf["Status"] == "critical").then_some(())
+    });
+    let passing = any.get("/v1/health/service/redis?passing").json();
+    assert_eq!(passing, serde_json::json!([]));
+}
+
+#[test]
+fn leave_shrinks_peers_and_quorum_loss_fails_fast() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let join = "127.0.8.21";
+    let s1 = server("127.0.8.21", "q1", dir.path(), join);
+    let mut s2 = server("127.0.8.22", "q2", dir.path(), join);
+    let mut s3 = server("127.0.8.23", "q3", dir.path(), join);
+    for s in [&s1, &s2, &s3] {
+        wait_for("a leader", CONVERGE, || leader_of(s));
+    }
+    // A graceful leave: the member shows as left and the raft peers shrink.
+    let (code, out, _) = cli(&["leave", &format!("-http-addr={}:8500", s3.ip)], &[]);
+    assert_eq!((code, out.as_str()), (0, "Graceful leave complete\n"));
+    wait_for("q3 left", CONVERGE, || members_table(&s1).contains("q3    127.0.8.23:8301  left").then_some(()));
+    wait_for("two peers", CONVERGE, || {
+        let peers = try_http("GET", &s1.url("/v1/status/peers"), None).ok()?.json();
+        (peers.as_array().map(Vec::len) == Some(2)).then_some(())
+    });
+    let _ = s3.terminate();
+
+    // Two voters left; kill one: no quorum. Writes fail with "No cluster leader", fast.
+    assert_eq!(s1.put("/v1/kv/before", b"x").status, 200);
+    s2.kill9();
+    wait_for("writes to fail without quorum", CONVERGE, || {
+        let r = try_http("PUT", &s1.url("/v1/kv/during"), Some(b"x")).ok()?;
+        (r.status == 500 && r.text().contains("No cluster leader")).then_some(())
+    });
+    let started = std::time::Instant::now();
+    let r = try_http("PUT", &s1.url("/v1/kv/during"), Some(b"x")).expect("answer");
+    assert_eq!(r.status, 500);
+    assert!(started.elapsed() < Duration::from_secs(10), "a write without quorum answers instead of hanging");
+    s2.start();
+    wait_for("writes to succeed again", CONVERGE, || {
+        let r = try_http("PUT", &s1.url("/v1/kv/after"), Some(b"x")).ok()?;
+        (r.status == 200).then_some(())
+    });
+    assert_eq!(s2.get("/v1/kv/before?stale").status, 200);
+}
