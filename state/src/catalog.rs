@@ -168,6 +168,9 @@ pub struct Catalog {
     nodes_index: u64,
     services_index: u64,
     checks_index: u64,
+    /// Service name → the (node, service ID) keys of its instances.
+    #[serde(default)]
+    by_name: BTreeMap<String, BTreeSet<(String, String)>>,
     /// Service name → index of the last change affecting its health or catalog view
     /// (an instance, its checks, its node or the node's checks). Kept after the
     /// service disappears so watchers see the removal.
@@ -247,10 +250,26 @@ impl Catalog {
         &'a self,
         service: &'a str,
     ) -> impl Iterator<Item = (&'a Node, &'a Service)> + 'a {
-        self.services
-            .iter()
-            .filter(move |(_, s)| s.service == service)
-            .filter_map(|((n, _), s)| self.nodes.get(n).map(|node| (node, s)))
+        self.by_name.get(service).into_iter().flatten().filter_map(|key| {
+            let svc = self.services.get(key)?;
+            self.nodes.get(&key.0).map(|node| (node, svc))
+        })
+    }
+
+    fn index_service(&mut self, node: &str, svc: &Service) {
+        self.by_name
+            .entry(svc.service.clone())
+            .or_default()
+            .insert((node.to_string(), svc.id.clone()));
+    }
+
+    fn unindex_service(&mut self, node: &str, svc: &Service) {
+        if let Some(keys) = self.by_name.get_mut(&svc.service) {
+            keys.remove(&(node.to_string(), svc.id.clone()));
+            if keys.is_empty() {
+                self.by_name.remove(&svc.service);
+            }
+        }
     }
 
     /// Service names with the union of their tags, sorted.
@@ -346,11 +365,13 @@ impl Catalog {
                 let mut s = svc.clone();
                 s.create_index = old.map_or(index, |o| o.create_index);
                 s.modify_index = index;
-                if let Some(o) = old {
+                if let Some(o) = old.cloned() {
                     if o.service != s.service {
                         self.service_indexes.insert(o.service.clone(), index);
                     }
+                    self.unindex_service(&name, &o);
                 }
+                self.index_service(&name, &s);
                 self.service_indexes.insert(s.service.clone(), index);
                 // Checks carry the service's name and tags; keep them in step.
                 for check in self.checks.values_mut() {
@@ -432,6 +453,7 @@ impl Catalog {
         let Some(svc) = self.services.remove(&(node.to_string(), service_id.to_string())) else {
             return;
         };
+        self.unindex_service(node, &svc);
         self.services_index = index;
         self.service_indexes.insert(svc.service, index);
         let doomed: Vec<String> = self
