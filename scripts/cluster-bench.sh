@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Measures the seed topology (3 servers + 1 client on 127.0.0.21-24, default ports):
+# time to first leader, failover after kill -9 of the leader, failed-node detection,
+# KV PUT/GET throughput through the client and a follower, and RSS after the load.
+# Needs: a release build (target/release/rconsul, target/release/rconsul-bench) and curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=target/release/rconsul
+BENCH=target/release/rconsul-bench
+DIR=$(mktemp -d)
+DUR=${DUR:-10s}
+trap 'pkill -f "rconsul agent .*-data-dir=$DIR" || true; rm -rf "$DIR"' EXIT
+
+now() { date +%s.%N; }
+leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }
+start() { # ip name args...
+  local ip=$1 name=$2; shift 2
+  "$BIN" agent -bind="$ip" -client="$ip" -node="$name" -data-dir="$DIR/$name" -retry-join=127.0.0.21 "$@" \
+    >"$DIR/$name.log" 2>&1 &
+  echo $! >"$DIR/$name.pid"
+}
+
+start 127.0.0.24 c1
+start 127.0.0.23 s3 -server -bootstrap-expect=3
+start 127.0.0.22 s2 -server -bootstrap-expect=3
+start 127.0.0.21 s1 -server -bootstrap-expect=3
+t0=$(now)
+until [ -n "$(leader_of 127.0.0.24)" ]; do sleep 0.01; done
+echo "first leader (seen by the client) $(echo "$(now) - $t0" | bc) s after the last server started"
+
+for w in kv-put kv-get; do
+  echo "--- $w through the client (64 clients, $DUR)"
+  "$BENCH" --addr http://127.0.0.24:8500 --clients 64 --duration "$DUR" $w | grep -E "ops/s|latency"
+done
+leader=$(leader_of 127.0.0.24); leader_ip=${leader%:*}
+follower=127.0.0.21; [ "$leader_ip" = 127.0.0.21 ] && follower=127.0.0.22
+for w in kv-put kv-get; do
+  echo "--- $w through follower $follower"
+  "$BENCH" --addr "http://$follower:8500" --clients 64 --duration "$DUR" $w | grep -E "ops/s|latency"
+done
+echo "--- kv-put through the leader $leader_ip"
+"$BENCH" --addr "http://$leader_ip:8500" --clients 64 --duration "$DUR" kv-put | grep -E "ops/s|latency"
+for n in s1 s2 s3 c1; do echo "RSS $n: $(grep VmRSS /proc/"$(cat "$DIR/$n.pid")"/status | awk '{print $2/1024 " MiB"}')"; done
+
+leader_name=""
+for n in s1 s2 s3; do
+  if tr '\0' ' ' <"/proc/$(cat "$DIR/$n.pid")/cmdline" | grep -q -- "-bind=$leader_ip "; then leader_name=$n; fi
+done
+kill -9 "$(cat "$DIR/$leader_name.pid")"
+t0=$(now)
+until nl=$(leader_of 127.0.0.24) && [ -n "$nl" ] && [ "$nl" != "$leader" ]; do sleep 0.01; done
+echo "failover: new leader $nl seen by the client $(echo "$(now) - $t0" | bc) s after kill -9 of $leader_name"
+until "$BIN" members -http-addr=127.0.0.24:8500 | grep -q "$leader_name .* failed"; do sleep 0.05; done
+echo "failed-node detection: $(echo "$(now) - $t0" | bc) s"
