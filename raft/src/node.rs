@@ -458,7 +458,9 @@ impl RaftNode {
             // Quorum lost after the entry was appended: it may still commit later
             // (as with Consul), but the client gets an answer instead of a hang.
             Err(_) if self.leading_without_quorum() => Err(ConsensusError::NoLeader),
-            Err(_) => Err(ConsensusError::Failed("timed out waiting for the write to commit".into())),
+            Err(_) => Err(ConsensusError::Failed(
+                "timed out waiting for the write to commit".into(),
+            )),
         }
     }
 
@@ -515,7 +517,11 @@ impl Consensus for RaftNode {
     fn read_barrier(&self, mode: Consistency) -> BoxFuture<'_, Result<ReadMeta, ConsensusError>> {
         Box::pin(async move {
             if mode == Consistency::Stale {
-                let leader = if self.leading_without_quorum() { None } else { self.view.read().leader };
+                let leader = if self.leading_without_quorum() {
+                    None
+                } else {
+                    self.view.read().leader
+                };
                 return Ok(ReadMeta {
                     known_leader: leader.is_some(),
                     last_contact_ms: if leader == Some(self.id) {
