@@ -71,7 +71,10 @@ fn seed_topology_failover_and_quorum() {
         (table.matches(" alive ").count() == 4).then_some(())
     });
     let table = members_table(&c1);
-    assert!(table.starts_with("Node  Address          Status  Type    Build"), "{table}");
+    assert!(
+        table.starts_with("Node  Address          Status  Type    Build"),
+        "{table}"
+    );
     assert_eq!(table.matches(" server ").count(), 3, "{table}");
     assert!(table.contains("c1    127.0.8.14:8301  alive   client"), "{table}");
     let leader = wait_for("a leader seen by the client", CONVERGE, || leader_of(&c1));
@@ -79,7 +82,12 @@ fn seed_topology_failover_and_quorum() {
         assert_eq!(wait_for("the same leader", CONVERGE, || leader_of(s)), leader);
     }
     let peers = c1.get("/v1/status/peers").json();
-    let mut peers: Vec<String> = peers.as_array().expect("peers").iter().filter_map(|p| p.as_str().map(String::from)).collect();
+    let mut peers: Vec<String> = peers
+        .as_array()
+        .expect("peers")
+        .iter()
+        .filter_map(|p| p.as_str().map(String::from))
+        .collect();
     peers.sort();
     assert_eq!(peers, ["127.0.8.11:8300", "127.0.8.12:8300", "127.0.8.13:8300"]);
 
@@ -111,8 +119,14 @@ fn seed_topology_failover_and_quorum() {
             }
         })
     };
-    wait_for("some writes before the failover", CONVERGE, || (acked.lock().expect("lock").len() > 20).then_some(()));
-    let servers: [(&str, &mut Agent); 3] = [("127.0.8.11:8300", &mut s1), ("127.0.8.12:8300", &mut s2), ("127.0.8.13:8300", &mut s3)];
+    wait_for("some writes before the failover", CONVERGE, || {
+        (acked.lock().expect("lock").len() > 20).then_some(())
+    });
+    let servers: [(&str, &mut Agent); 3] = [
+        ("127.0.8.11:8300", &mut s1),
+        ("127.0.8.12:8300", &mut s2),
+        ("127.0.8.13:8300", &mut s3),
+    ];
     let mut old_leader = None;
     for (addr, agent) in servers {
         if addr == leader {
@@ -121,9 +135,13 @@ fn seed_topology_failover_and_quorum() {
         }
     }
     let old_leader = old_leader.expect("the leader is one of the servers");
-    let new_leader = wait_for("a new leader", CONVERGE, || leader_of(&c1).filter(|l| *l != leader));
+    let new_leader = wait_for("a new leader", CONVERGE, || {
+        leader_of(&c1).filter(|l| *l != leader)
+    });
     let before = acked.lock().expect("lock").len();
-    wait_for("writes to continue", CONVERGE, || (acked.lock().expect("lock").len() > before + 20).then_some(()));
+    wait_for("writes to continue", CONVERGE, || {
+        (acked.lock().expect("lock").len() > before + 20).then_some(())
+    });
     stop.store(true, Ordering::Relaxed);
     let _ = writer.join();
     let stored: Vec<String> = c1
@@ -135,7 +153,10 @@ fn seed_topology_failover_and_quorum() {
         .filter_map(|k| k.as_str().map(String::from))
         .collect();
     for key in acked.lock().expect("lock").keys() {
-        assert!(stored.binary_search(key).is_ok(), "acknowledged write {key} lost in the failover");
+        assert!(
+            stored.binary_search(key).is_ok(),
+            "acknowledged write {key} lost in the failover"
+        );
     }
     assert_ne!(new_leader, leader);
 
@@ -153,7 +174,11 @@ fn seed_topology_failover_and_quorum() {
     let any = if old_leader.ip == "127.0.8.11" { &s2 } else { &s1 };
     wait_for("c1's serfHealth critical", CONVERGE, || {
         let checks = try_http("GET", &any.url("/v1/health/node/c1"), None).ok()?.json();
-        let serf = checks.as_array()?.iter().find(|c| c["CheckID"] == "serfHealth")?.clone();
+        let serf = checks
+            .as_array()?
+            .iter()
+            .find(|c| c["CheckID"] == "serfHealth")?
+            .clone();
         (serf["Status"] == "critical").then_some(())
     });
     let passing = any.get("/v1/health/service/redis?passing").json();
@@ -173,7 +198,11 @@ fn leave_shrinks_peers_and_quorum_loss_fails_fast() {
     // A graceful leave: the member shows as left and the raft peers shrink.
     let (code, out, _) = cli(&["leave", &format!("-http-addr={}:8500", s3.ip)], &[]);
     assert_eq!((code, out.as_str()), (0, "Graceful leave complete\n"));
-    wait_for("q3 left", CONVERGE, || members_table(&s1).contains("q3    127.0.8.23:8301  left").then_some(()));
+    wait_for("q3 left", CONVERGE, || {
+        members_table(&s1)
+            .contains("q3    127.0.8.23:8301  left")
+            .then_some(())
+    });
     wait_for("two peers", CONVERGE, || {
         let peers = try_http("GET", &s1.url("/v1/status/peers"), None).ok()?.json();
         (peers.as_array().map(Vec::len) == Some(2)).then_some(())
@@ -190,7 +219,10 @@ fn leave_shrinks_peers_and_quorum_loss_fails_fast() {
     let started = std::time::Instant::now();
     let r = try_http("PUT", &s1.url("/v1/kv/during"), Some(b"x")).expect("answer");
     assert_eq!(r.status, 500);
-    assert!(started.elapsed() < Duration::from_secs(10), "a write without quorum answers instead of hanging");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a write without quorum answers instead of hanging"
+    );
     s2.start();
     wait_for("writes to succeed again", CONVERGE, || {
         let r = try_http("PUT", &s1.url("/v1/kv/after"), Some(b"x")).ok()?;
