@@ -171,6 +171,10 @@ pub struct Catalog {
     /// Service name → the (node, service ID) keys of its instances.
     #[serde(default)]
     by_name: BTreeMap<String, BTreeSet<(String, String)>>,
+    /// (node, service ID) → IDs of the checks on that instance; service ID `""` holds
+    /// the node-level checks. Lets health queries skip the rest of a busy node's checks.
+    #[serde(default)]
+    by_instance: BTreeMap<(String, String), BTreeSet<String>>,
     /// Service name → index of the last change affecting its health or catalog view
     /// (an instance, its checks, its node or the node's checks). Kept after the
     /// service disappears so watchers see the removal.
@@ -295,17 +299,56 @@ impl Catalog {
 
     /// The checks that apply to one instance: the node's own checks and the instance's.
     pub fn instance_checks<'a>(&'a self, node: &'a str, service_id: &'a str) -> Vec<&'a HealthCheck> {
-        self.node_checks(node)
-            .filter(|c| c.service_id.is_empty() || c.service_id == service_id)
-            .collect()
+        let mut out: Vec<&HealthCheck> = self.checks_of(node, "").collect();
+        if !service_id.is_empty() {
+            out.extend(self.checks_of(node, service_id));
+            out.sort_by(|a, b| a.check_id.cmp(&b.check_id));
+        }
+        out
+    }
+
+    /// The checks registered on one (node, service ID); `""` for node-level checks.
+    fn checks_of<'a>(
+        &'a self,
+        node: &'a str,
+        service_id: &'a str,
+    ) -> impl Iterator<Item = &'a HealthCheck> + 'a {
+        self.by_instance
+            .get(&(node.to_string(), service_id.to_string()))
+            .into_iter()
+            .flatten()
+            .filter_map(move |id| self.checks.get(&(node.to_string(), id.clone())))
     }
 
     /// Every check of every instance of `service`.
     pub fn service_checks<'a>(&'a self, service: &'a str) -> Vec<&'a HealthCheck> {
-        self.checks
-            .values()
-            .filter(|c| c.service_name == service)
-            .collect()
+        let mut out = Vec::new();
+        for (node, id) in self.by_name.get(service).into_iter().flatten() {
+            let key = (node.clone(), id.clone());
+            for check_id in self.by_instance.get(&key).into_iter().flatten() {
+                if let Some(c) = self.checks.get(&(node.clone(), check_id.clone())) {
+                    out.push(c);
+                }
+            }
+        }
+        out
+    }
+
+    fn index_check(&mut self, c: &HealthCheck) {
+        self.by_instance
+            .entry((c.node.clone(), c.service_id.clone()))
+            .or_default()
+            .insert(c.check_id.clone());
+    }
+
+    fn unindex_check(&mut self, c: &HealthCheck) {
+        let key = (c.node.clone(), c.service_id.clone());
+        if let Some(ids) = self.by_instance.get_mut(&key) {
+            ids.remove(&c.check_id);
+            if ids.is_empty() {
+                self.by_instance.remove(&key);
+            }
+        }
     }
 
     fn bump_services_on_node(&mut self, node: &str, index: u64) {
@@ -422,6 +465,10 @@ impl Catalog {
         } else {
             self.service_indexes.insert(c.service_name.clone(), index);
         }
+        if let Some(o) = self.checks.get(&key).cloned() {
+            self.unindex_check(&o);
+        }
+        self.index_check(&c);
         self.checks.insert(key, c);
         self.checks_index = index;
     }
@@ -470,6 +517,7 @@ impl Catalog {
         let Some(check) = self.checks.remove(&(node.to_string(), check_id.to_string())) else {
             return;
         };
+        self.unindex_check(&check);
         self.checks_index = index;
         if check.service_id.is_empty() {
             self.bump_services_on_node(node, index);
