@@ -73,10 +73,8 @@ pub fn encode_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Vec<u8> {
 /// Applies Go's HTML-safe escaping. These bytes only occur inside JSON strings, so a
 /// byte-level rewrite is exact.
 fn go_escape(buf: Vec<u8>) -> Vec<u8> {
-    let needs = buf
-        .iter()
-        .any(|&b| b == b'<' || b == b'>' || b == b'&' || b == 0xE2);
-    if !needs {
+    // SIMD scans: most bodies contain none of these bytes.
+    if memchr::memchr3(b'<', b'>', b'&', &buf).is_none() && memchr::memchr(0xE2, &buf).is_none() {
         return buf;
     }
     let mut out = Vec::with_capacity(buf.len() + 16);

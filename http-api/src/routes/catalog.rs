@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::blocking::{self, QueryResult};
 use crate::decode::{parse_body, Fields};
 use crate::query::Params;
-use crate::response::{json_response, ApiError};
+use crate::response::{encode_json, json_bytes_response, json_response, ApiError};
 use crate::routes::read::Read;
 use crate::views::{NodeJson, NodeServiceJson, ServiceNodeJson};
 use crate::SharedState;
@@ -339,32 +339,28 @@ pub async fn service(
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let read = Read::begin(&api, q.as_deref()).await?;
+    let pretty = read.pretty;
     let result = blocking::run(
         &api.store,
         Table::Catalog,
         read.opts,
         |s| s.catalog.service_watch_index(&name),
         |s| {
-            let rows: Vec<(Node, Service)> = s
+            let rows: Vec<ServiceNodeJson<'_>> = s
                 .catalog
                 .service_instances(&name)
                 .filter(|(n, svc)| has_tags(svc, &read.params) && read.node_meta_matches(&n.meta))
-                .filter(|(n, svc)| read.keep(&ServiceNodeJson::new(n, svc)))
-                .map(|(n, svc)| (n.clone(), svc.clone()))
+                .map(|(n, svc)| ServiceNodeJson::new(n, svc))
+                .filter(|row| read.keep(row))
                 .collect();
             QueryResult {
                 index: s.catalog.service_index(&name),
-                value: rows,
+                value: encode_json(&rows, pretty),
             }
         },
     )
     .await;
-    let json: Vec<ServiceNodeJson<'_>> = result
-        .value
-        .iter()
-        .map(|(n, s)| ServiceNodeJson::new(n, s))
-        .collect();
-    let mut resp = json_response(&json, read.pretty);
+    let mut resp = json_bytes_response(axum::http::StatusCode::OK, result.value);
     read.finish(&mut resp, result.index);
     Ok(resp)
 }

@@ -3,11 +3,13 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Response;
-use rconsul_state::catalog::{HealthCheck, Node, Service};
+use rconsul_state::catalog::HealthCheck;
 use rconsul_state::Table;
 
 use crate::blocking::{self, QueryResult};
-use crate::response::{json_response, ApiError};
+use axum::http::StatusCode;
+
+use crate::response::{encode_json, json_bytes_response, json_response, ApiError};
 use crate::routes::catalog::has_tags;
 use crate::routes::read::Read;
 use crate::views::{CheckServiceNodeJson, HealthCheckJson, NodeJson, NodeServiceJson};
@@ -119,9 +121,6 @@ pub async fn state(
     Ok(checks_response(&read, result))
 }
 
-/// One healthy-or-not instance with its checks.
-type Instance = (Node, Service, Vec<HealthCheck>);
-
 /// `GET /v1/health/service/<service>` with `?passing`, `?tag`, `?node-meta`, `?filter`.
 pub async fn service(
     State(api): State<SharedState>,
@@ -135,51 +134,40 @@ pub async fn service(
         Some("false") | Some("0") | Some("False") | Some("FALSE") | Some("f") | Some("F") => false,
         Some(_) => return Err(ApiError::bad_request("Invalid value for ?passing")),
     };
+    let pretty = read.pretty;
+    // Encoded under the read lock, straight from the state: no copies of the rows.
     let result = blocking::run(
         &api.store,
         Table::Catalog,
         read.opts,
         |s| s.catalog.service_watch_index(&name),
         |s| {
-            let rows: Vec<Instance> = s
-                .catalog
-                .service_instances(&name)
-                .filter(|(n, svc)| has_tags(svc, &read.params) && read.node_meta_matches(&n.meta))
-                .filter_map(|(n, svc)| {
-                    let checks = s.catalog.instance_checks(&n.node, &svc.id);
-                    if passing_only && !checks.iter().all(|c| c.is_passing()) {
-                        return None;
-                    }
-                    if read.filter.is_some() {
-                        let view = CheckServiceNodeJson {
-                            node: NodeJson::from(n),
-                            service: NodeServiceJson::from(svc),
-                            checks: checks.iter().map(|c| HealthCheckJson::from(*c)).collect(),
-                        };
-                        if !read.keep(&view) {
-                            return None;
-                        }
-                    }
-                    Some((n.clone(), svc.clone(), checks.into_iter().cloned().collect()))
-                })
-                .collect();
+            let mut rows: Vec<CheckServiceNodeJson<'_>> = Vec::new();
+            for (n, svc) in s.catalog.service_instances(&name) {
+                if !(has_tags(svc, &read.params) && read.node_meta_matches(&n.meta)) {
+                    continue;
+                }
+                let checks = s.catalog.instance_checks(&n.node, &svc.id);
+                if passing_only && !checks.iter().all(|c| c.is_passing()) {
+                    continue;
+                }
+                let row = CheckServiceNodeJson {
+                    node: NodeJson::from(n),
+                    service: NodeServiceJson::from(svc),
+                    checks: checks.iter().map(|c| HealthCheckJson::from(*c)).collect(),
+                };
+                if read.keep(&row) {
+                    rows.push(row);
+                }
+            }
             QueryResult {
                 index: s.catalog.service_index(&name),
-                value: rows,
+                value: encode_json(&rows, pretty),
             }
         },
     )
     .await;
-    let json: Vec<CheckServiceNodeJson<'_>> = result
-        .value
-        .iter()
-        .map(|(n, svc, checks)| CheckServiceNodeJson {
-            node: NodeJson::from(n),
-            service: NodeServiceJson::from(svc),
-            checks: checks.iter().map(HealthCheckJson::from).collect(),
-        })
-        .collect();
-    let mut resp = json_response(&json, read.pretty);
+    let mut resp = json_bytes_response(StatusCode::OK, result.value);
     read.finish(&mut resp, result.index);
     Ok(resp)
 }
