@@ -301,11 +301,11 @@ fn catalog_endpoints_and_filters() {
         bad.text()
     );
 
-    let services = agent.get("/v1/catalog/services").json();
-    assert!(
-        services["consul"].is_array(),
-        "servers register the consul service"
-    );
+    // Servers register the consul service (through anti-entropy, right after start).
+    let services = wait_for("the consul service", TRANSITION, || {
+        let services = agent.get("/v1/catalog/services").json();
+        services["consul"].is_array().then_some(services)
+    });
     assert_eq!(services["web"].as_array().map(Vec::len), Some(3));
     assert_eq!(agent.get("/v1/catalog/node/nosuch").text(), "null\n");
     assert_eq!(

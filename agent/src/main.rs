@@ -7,6 +7,7 @@ mod config;
 mod local;
 mod logging;
 mod run;
+mod sessions;
 
 use std::process::ExitCode;
 
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
             ExitCode::from(exit(cli::run_version()))
         }
         Some("kv") => ExitCode::from(exit(cli::run_kv(&args[1..]))),
+        Some("lock") => ExitCode::from(exit(cli::run_lock(&args[1..]))),
         Some("members") => ExitCode::from(exit(cli::run_members(&args[1..]))),
         Some("catalog") => ExitCode::from(exit(cli::run_catalog(&args[1..]))),
         Some("services") => ExitCode::from(exit(cli::run_services(&args[1..]))),

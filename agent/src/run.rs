@@ -213,13 +213,19 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             kv_max_value_size: cfg.kv_max_value_size,
             default_query_time: Duration::from_millis(cfg.default_query_time_ms),
             max_query_time: Duration::from_millis(cfg.max_query_time_ms),
+            ui: cfg.ui,
         },
         store: store.clone(),
         consensus: raft.clone(),
         agent: agent.clone(),
     });
     let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));
+    tokio::spawn(crate::sessions::run(store.clone(), raft.clone(), stop_rx.clone()));
     let mut servers = Vec::new();
+    // DNS interface: UDP and TCP on every client address, stopped with the other listeners.
+    if let Some(dns) = start_dns(&cfg, &store).await? {
+        servers.push(tokio::spawn(dns.run_until(stop_rx.clone())));
+    }
     if cfg.ports.http >= 0 {
         let port = u16::try_from(cfg.ports.http).context("ports.http out of range")?;
         for ip in &cfg.client_addrs {
@@ -290,4 +296,70 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     }
     tracing::info!(target: "agent", "shutdown complete");
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// DNS interface
+// ---------------------------------------------------------------------------------------
+
+/// The DNS interface's configuration from the agent's.
+fn dns_config(cfg: &AgentConfig) -> rconsul_dns::DnsConfig {
+    let d = &cfg.dns;
+    let ms = Duration::from_millis;
+    let mut dns = rconsul_dns::DnsConfig::new(&cfg.datacenter, &cfg.node_name);
+    dns.domain = cfg.domain.clone();
+    dns.alt_domain = cfg.alt_domain.clone();
+    dns.recursors = cfg
+        .recursors
+        .iter()
+        .filter_map(|r| rconsul_dns::parse_recursor(r))
+        .collect();
+    dns.recursor_timeout = ms(d.recursor_timeout_ms);
+    dns.allow_stale = d.allow_stale;
+    dns.max_stale = ms(d.max_stale_ms);
+    dns.node_ttl = ms(d.node_ttl_ms);
+    dns.service_ttl = d
+        .service_ttl_ms
+        .iter()
+        .map(|(k, v)| (k.clone(), ms(*v)))
+        .collect();
+    dns.only_passing = d.only_passing;
+    dns.enable_truncate = d.enable_truncate;
+    dns.udp_answer_limit = d.udp_answer_limit as usize;
+    dns.a_record_limit = d.a_record_limit as usize;
+    dns.disable_compression = d.disable_compression;
+    dns.node_meta_txt = d.node_meta_txt;
+    dns.soa = rconsul_dns::SoaConfig {
+        refresh: d.soa.refresh,
+        retry: d.soa.retry,
+        expire: d.soa.expire,
+        min_ttl: d.soa.min_ttl,
+    };
+    dns
+}
+
+/// Binds UDP and TCP on `ports.dns` for every client address and starts answering; `None`
+/// when the DNS port is disabled (negative).
+async fn start_dns(
+    cfg: &AgentConfig,
+    store: &Arc<StateStore>,
+) -> anyhow::Result<Option<rconsul_dns::DnsServer>> {
+    if cfg.ports.dns < 0 {
+        return Ok(None);
+    }
+    let port = u16::try_from(cfg.ports.dns).context("ports.dns out of range")?;
+    let (mut udp, mut tcp) = (Vec::new(), Vec::new());
+    for ip in &cfg.client_addrs {
+        let (u, t) = rconsul_dns::bind(SocketAddr::new(*ip, port)).await?;
+        udp.push(u);
+        tcp.push(t);
+    }
+    let server = rconsul_dns::DnsServer::start(dns_config(cfg), store.clone(), udp, tcp).await?;
+    for addr in server.udp_addrs() {
+        tracing::info!(target: "agent", "Started DNS server: address={addr} network=udp");
+    }
+    for addr in server.tcp_addrs() {
+        tracing::info!(target: "agent", "Started DNS server: address={addr} network=tcp");
+    }
+    Ok(Some(server))
 }

@@ -73,6 +73,39 @@ pub enum Workload {
         /// Path (and optional query string) to request
         path: String,
     },
+    /// Register services x instances catalog entries (PUT /v1/catalog/register), untimed setup
+    PopulateCatalog {
+        /// Number of services (`<prefix><n>`, n = 0..services)
+        #[arg(long, default_value_t = 1000, value_parser = value_parser!(u32).range(1..))]
+        services: u32,
+        /// Instances per service; instance i lives on node `bench-node-<i>` (port 8000+i)
+        #[arg(long, default_value_t = 5, value_parser = value_parser!(u32).range(1..=50_000))]
+        instances: u32,
+        /// Service name prefix
+        #[arg(long, default_value = DEFAULT_SERVICE_PREFIX, value_parser = parse_prefix)]
+        prefix: String,
+        /// Give up after this long
+        #[arg(long, default_value = "2m", value_parser = parse_positive_duration)]
+        timeout: Duration,
+    },
+    /// Blocking-query wake latency on /v1/health/service/<prefix><k> (run populate-catalog first)
+    WatchLatency {
+        /// Concurrent blocking queries, one keep-alive connection each
+        #[arg(long, default_value_t = 1000, value_parser = value_parser!(u32).range(1..))]
+        watchers: u32,
+        /// Services the watchers cycle over (as given to populate-catalog)
+        #[arg(long, default_value_t = 1000, value_parser = value_parser!(u32).range(1..))]
+        services: u32,
+        /// Service name prefix (as given to populate-catalog)
+        #[arg(long, default_value = DEFAULT_SERVICE_PREFIX, value_parser = parse_prefix)]
+        prefix: String,
+        /// Check flips to measure, one service per round
+        #[arg(long, default_value_t = 20, value_parser = value_parser!(u32).range(1..))]
+        rounds: u32,
+        /// Overall deadline of the run (setup included)
+        #[arg(long, default_value = "2m", value_parser = parse_positive_duration)]
+        timeout: Duration,
+    },
     /// Run a trivial HTTP/1.1 server answering every request with 200 "true"
     ServeTrivial {
         /// Address to listen on
@@ -90,9 +123,28 @@ impl Workload {
             Workload::KvMixed => "kv-mixed",
             Workload::StatusLeader => "status-leader",
             Workload::RawGet { .. } => "raw-get",
+            Workload::PopulateCatalog { .. } => "populate-catalog",
+            Workload::WatchLatency { .. } => "watch-latency",
             Workload::ServeTrivial { .. } => "serve-trivial",
         }
     }
+}
+
+/// Service name prefix used when `--prefix` is not given.
+pub const DEFAULT_SERVICE_PREFIX: &str = "svc-";
+
+/// Accepts a service name prefix that is safe in a URL path and a Consul service
+/// name: ASCII letters, digits, `-` and `_` (may be empty).
+pub fn parse_prefix(s: &str) -> Result<String, String> {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "invalid prefix {s:?}: {c:?} is not allowed (use letters, digits, '-' and '_')"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1h`, `250us`, `1.5s`; a bare number means seconds.
@@ -369,6 +421,111 @@ mod tests {
             &["rconsul-bench", "--keys", "0", "kv-get"],
             &["rconsul-bench", "--duration", "0s", "kv-get"],
             &["rconsul-bench", "--duration", "fast", "kv-get"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} should fail");
+        }
+    }
+
+    #[test]
+    fn catalog_workloads() {
+        let cli = Cli::try_parse_from(["rconsul-bench", "populate-catalog"]).unwrap();
+        assert_eq!(
+            cli.workload,
+            Workload::PopulateCatalog {
+                services: 1000,
+                instances: 5,
+                prefix: "svc-".into(),
+                timeout: Duration::from_secs(120),
+            }
+        );
+        assert_eq!(cli.workload.name(), "populate-catalog");
+
+        let cli = Cli::try_parse_from([
+            "rconsul-bench",
+            "--clients",
+            "16",
+            "populate-catalog",
+            "--services",
+            "10",
+            "--instances",
+            "2",
+            "--prefix",
+            "web_",
+            "--json",
+            "--timeout",
+            "30s",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.workload,
+            Workload::PopulateCatalog {
+                services: 10,
+                instances: 2,
+                prefix: "web_".into(),
+                timeout: Duration::from_secs(30),
+            }
+        );
+        assert_eq!(cli.clients, 16);
+        assert!(cli.json);
+
+        let cli = Cli::try_parse_from(["rconsul-bench", "watch-latency"]).unwrap();
+        assert_eq!(
+            cli.workload,
+            Workload::WatchLatency {
+                watchers: 1000,
+                services: 1000,
+                prefix: "svc-".into(),
+                rounds: 20,
+                timeout: Duration::from_secs(120),
+            }
+        );
+        assert_eq!(cli.workload.name(), "watch-latency");
+
+        let cli = Cli::try_parse_from([
+            "rconsul-bench",
+            "watch-latency",
+            "--watchers",
+            "50",
+            "--services",
+            "7",
+            "--prefix",
+            "",
+            "--rounds",
+            "3",
+            "--timeout",
+            "1m",
+            "--threads",
+            "4",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.workload,
+            Workload::WatchLatency {
+                watchers: 50,
+                services: 7,
+                prefix: "".into(),
+                rounds: 3,
+                timeout: Duration::from_secs(60),
+            }
+        );
+        assert_eq!(cli.threads, Some(4));
+
+        assert_eq!(parse_prefix("svc-"), Ok("svc-".into()));
+        for bad in [
+            &["rconsul-bench", "populate-catalog", "--services", "0"][..],
+            &["rconsul-bench", "populate-catalog", "--instances", "0"],
+            &["rconsul-bench", "populate-catalog", "--instances", "50001"],
+            &["rconsul-bench", "populate-catalog", "--prefix", "a/b"],
+            &["rconsul-bench", "populate-catalog", "--prefix", "a b"],
+            &["rconsul-bench", "populate-catalog", "--timeout", "0s"],
+            &["rconsul-bench", "populate-catalog", "--watchers", "5"],
+            &["rconsul-bench", "watch-latency", "--watchers", "0"],
+            &["rconsul-bench", "watch-latency", "--services", "-1"],
+            &["rconsul-bench", "watch-latency", "--rounds", "0"],
+            &["rconsul-bench", "watch-latency", "--rounds", "many"],
+            &["rconsul-bench", "watch-latency", "--prefix", "svc?"],
+            &["rconsul-bench", "watch-latency", "--instances", "5"],
+            &["rconsul-bench", "kv-get", "--services", "5"],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} should fail");
         }

@@ -113,7 +113,11 @@ impl Plan {
                     .with_context(|| format!("invalid path {path:?}"))?;
                 Op::Fixed(uri)
             }
-            Workload::ServeTrivial { .. } => bail!("serve-trivial is not a load workload"),
+            Workload::PopulateCatalog { .. }
+            | Workload::WatchLatency { .. }
+            | Workload::ServeTrivial { .. } => {
+                bail!("{} is not a closed-loop load workload", s.workload.name())
+            }
         };
         let token = match &s.token {
             Some(t) => Some(HeaderValue::from_str(t).context("invalid CONSUL_HTTP_TOKEN")?),
@@ -178,7 +182,7 @@ fn encode_key(s: &str) -> String {
 }
 
 /// An error and its chain of causes, e.g. `connection error: Connection reset by peer`.
-fn describe(e: &dyn std::error::Error) -> String {
+pub(crate) fn describe(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -190,14 +194,14 @@ fn describe(e: &dyn std::error::Error) -> String {
 }
 
 /// Opens a TCP connection with `TCP_NODELAY` set.
-async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+pub(crate) async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
     let s = TcpStream::connect(addr).await?;
     s.set_nodelay(true)?;
     Ok(s)
 }
 
 /// Resolves the target and returns the first address that accepts a connection.
-async fn first_connection(target: &Target) -> anyhow::Result<(SocketAddr, TcpStream)> {
+pub(crate) async fn first_connection(target: &Target) -> anyhow::Result<(SocketAddr, TcpStream)> {
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
         .await
         .with_context(|| format!("cannot resolve {}", target.host))?

@@ -6,6 +6,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::catalog::PopulateSettings;
+use crate::watch::WatchSettings;
+
 /// What one client (or, after merging, the whole run) measured after the warmup.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -136,7 +139,6 @@ impl Report {
     /// Builds the report of a run from its parameters and merged statistics.
     pub fn new(info: RunInfo, stats: &Stats) -> Report {
         let secs = info.duration.as_secs_f64();
-        let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
         Report {
             workload: info.workload,
             path: info.path,
@@ -187,6 +189,267 @@ impl fmt::Display for Report {
             f,
             "latency ms: p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
             self.p50_ms, self.p90_ms, self.p99_ms, self.p999_ms, self.max_ms
+        )
+    }
+}
+
+/// Rounds `x` to three decimals (µs resolution for milliseconds).
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Result of `populate-catalog`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PopulateReport {
+    /// Always `populate-catalog`.
+    pub workload: String,
+    /// Target, `http://host:port`.
+    pub addr: String,
+    /// Concurrent connections.
+    pub clients: u32,
+    /// Services.
+    pub services: u32,
+    /// Instances per service.
+    pub instances: u32,
+    /// Registrations attempted in total (`services × instances`).
+    pub registrations: u64,
+    /// Registrations that succeeded.
+    pub registered: u64,
+    /// Registrations that failed.
+    pub errors: u64,
+    /// Connections re-established.
+    pub reconnects: u64,
+    /// Whether the `--timeout` ended the run before all registrations were sent.
+    pub timed_out: bool,
+    /// Wall-clock time, seconds.
+    pub elapsed_s: f64,
+    /// Successful registrations per second.
+    pub per_sec: f64,
+    /// Median registration latency, ms.
+    pub p50_ms: f64,
+    /// 99th percentile registration latency, ms.
+    pub p99_ms: f64,
+    /// Maximum registration latency, ms.
+    pub max_ms: f64,
+    /// First error seen, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+impl PopulateReport {
+    /// Builds the report from the settings, merged statistics and wall-clock time.
+    pub fn new(s: &PopulateSettings, stats: &Stats, elapsed: Duration, total: u64) -> PopulateReport {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        PopulateReport {
+            workload: "populate-catalog".into(),
+            addr: s.target.url(),
+            clients: s.clients,
+            services: s.services,
+            instances: s.instances,
+            registrations: total,
+            registered: stats.ops,
+            errors: stats.errors,
+            reconnects: stats.reconnects,
+            timed_out: stats.ops + stats.errors < total,
+            elapsed_s: round3(secs),
+            per_sec: (stats.ops as f64 / secs * 10.0).round() / 10.0,
+            p50_ms: round3(stats.quantile_ms(0.50)),
+            p99_ms: round3(stats.quantile_ms(0.99)),
+            max_ms: round3(stats.hist.max() as f64 / 1000.0),
+            first_error: stats.first_error.clone(),
+        }
+    }
+
+    /// Whether every registration succeeded.
+    pub fn complete(&self) -> bool {
+        self.registered == self.registrations
+    }
+
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+impl fmt::Display for PopulateReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "workload:   {}", self.workload)?;
+        writeln!(f, "addr:       {}", self.addr)?;
+        writeln!(f, "clients:    {}", self.clients)?;
+        writeln!(f, "errors:     {}", self.errors)?;
+        if self.reconnects > 0 {
+            writeln!(f, "reconnects: {}", self.reconnects)?;
+        }
+        if let Some(e) = &self.first_error {
+            writeln!(f, "first err:  {e}")?;
+        }
+        if self.timed_out {
+            writeln!(f, "timed out:  yes (--timeout)")?;
+        }
+        writeln!(
+            f,
+            "latency ms: p50 {:.3}  p99 {:.3}  max {:.3}",
+            self.p50_ms, self.p99_ms, self.max_ms
+        )?;
+        write!(
+            f,
+            "registered {} of {} instances ({} services x {}) in {:.3}s ({:.1}/s)",
+            self.registered, self.registrations, self.services, self.instances, self.elapsed_s, self.per_sec
+        )
+    }
+}
+
+/// Result of `watch-latency`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchReport {
+    /// Always `watch-latency`.
+    pub workload: String,
+    /// Target, `http://host:port`.
+    pub addr: String,
+    /// Runtime worker threads of the generator.
+    pub threads: u32,
+    /// Concurrent blocking queries.
+    pub watchers: u32,
+    /// Distinct services watched.
+    pub services: u32,
+    /// Rounds asked for.
+    pub rounds: u32,
+    /// Rounds whose flip was written (fewer if the deadline hit or a PUT failed).
+    pub rounds_done: u32,
+    /// Time to open all watchers and get their first index, seconds.
+    pub setup_s: f64,
+    /// Expected wakes measured.
+    pub wakes: u64,
+    /// Expected wakes that did not come within the round timeout.
+    pub missed: u64,
+    /// Missed wakes that came later.
+    pub late: u64,
+    /// Wakes whose answer did not show the new check status.
+    pub stale: u64,
+    /// Returns of watchers whose service had not changed.
+    pub spurious_wakes: u64,
+    /// Failed requests (watchers and flips).
+    pub errors: u64,
+    /// Median wake latency (watcher return − flip PUT return), ms.
+    pub p50_ms: f64,
+    /// 90th percentile wake latency, ms.
+    pub p90_ms: f64,
+    /// 99th percentile wake latency, ms.
+    pub p99_ms: f64,
+    /// Maximum wake latency, ms.
+    pub max_ms: f64,
+    /// Median wake latency counted from when the flip PUT was sent, ms.
+    pub sent_p50_ms: f64,
+    /// 99th percentile wake latency counted from when the flip PUT was sent, ms.
+    pub sent_p99_ms: f64,
+    /// Maximum wake latency counted from when the flip PUT was sent, ms.
+    pub sent_max_ms: f64,
+    /// Median latency of the flip PUTs, ms.
+    pub put_p50_ms: f64,
+    /// Maximum latency of the flip PUTs, ms.
+    pub put_max_ms: f64,
+    /// Whether the overall `--timeout` cut the run short.
+    pub timed_out: bool,
+    /// First error seen, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+/// What `watch-latency` counted, next to its run parameters.
+#[derive(Debug, Default)]
+pub struct WatchCounts {
+    /// Rounds whose flip was written.
+    pub rounds_done: u32,
+    /// Setup time.
+    pub setup: Duration,
+    /// Expected wakes that did not come.
+    pub missed: u64,
+    /// Missed wakes that came later.
+    pub late: u64,
+    /// Wakes with a stale answer.
+    pub stale: u64,
+    /// Unexpected returns.
+    pub spurious: u64,
+    /// Whether the deadline hit.
+    pub timed_out: bool,
+}
+
+impl WatchReport {
+    /// Builds the report from `[wakes, since_sent, puts]`: wake latencies from the
+    /// PUT's return (their errors are the watchers' errors), wake latencies from the
+    /// PUT's send, and the flip PUTs' latencies (and errors).
+    pub fn new(s: &WatchSettings, threads: u32, stats: [&Stats; 3], c: &WatchCounts) -> WatchReport {
+        let [wakes, sent, puts] = stats;
+        WatchReport {
+            workload: "watch-latency".into(),
+            addr: s.target.url(),
+            threads,
+            watchers: s.watchers,
+            services: s.watchers.min(s.services),
+            rounds: s.rounds,
+            rounds_done: c.rounds_done,
+            setup_s: round3(c.setup.as_secs_f64()),
+            wakes: wakes.ops,
+            missed: c.missed,
+            late: c.late,
+            stale: c.stale,
+            spurious_wakes: c.spurious,
+            errors: wakes.errors + puts.errors,
+            p50_ms: round3(wakes.quantile_ms(0.50)),
+            p90_ms: round3(wakes.quantile_ms(0.90)),
+            p99_ms: round3(wakes.quantile_ms(0.99)),
+            max_ms: round3(wakes.hist.max() as f64 / 1000.0),
+            sent_p50_ms: round3(sent.quantile_ms(0.50)),
+            sent_p99_ms: round3(sent.quantile_ms(0.99)),
+            sent_max_ms: round3(sent.hist.max() as f64 / 1000.0),
+            put_p50_ms: round3(puts.quantile_ms(0.50)),
+            put_max_ms: round3(puts.hist.max() as f64 / 1000.0),
+            timed_out: c.timed_out,
+            first_error: wakes.first_error.clone().or_else(|| puts.first_error.clone()),
+        }
+    }
+
+    /// The report as one line of JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+impl fmt::Display for WatchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "workload:   {}", self.workload)?;
+        writeln!(f, "addr:       {}", self.addr)?;
+        writeln!(f, "threads:    {}", self.threads)?;
+        writeln!(f, "watchers:   {} on {} services", self.watchers, self.services)?;
+        writeln!(f, "setup:      {:.3}s", self.setup_s)?;
+        writeln!(f, "rounds:     {} of {}", self.rounds_done, self.rounds)?;
+        writeln!(
+            f,
+            "wakes:      {}  missed {}  late {}  stale {}",
+            self.wakes, self.missed, self.late, self.stale
+        )?;
+        writeln!(f, "spurious:   {}", self.spurious_wakes)?;
+        writeln!(f, "errors:     {}", self.errors)?;
+        if let Some(e) = &self.first_error {
+            writeln!(f, "first err:  {e}")?;
+        }
+        if self.timed_out {
+            writeln!(f, "timed out:  yes (--timeout)")?;
+        }
+        writeln!(
+            f,
+            "flip PUT ms:      p50 {:.3}  max {:.3}",
+            self.put_p50_ms, self.put_max_ms
+        )?;
+        writeln!(
+            f,
+            "since PUT sent ms: p50 {:.3}  p99 {:.3}  max {:.3}",
+            self.sent_p50_ms, self.sent_p99_ms, self.sent_max_ms
+        )?;
+        write!(
+            f,
+            "wake latency ms (since PUT returned, clamped at 0): p50 {:.3}  p90 {:.3}  p99 {:.3}  max {:.3}",
+            self.p50_ms, self.p90_ms, self.p99_ms, self.max_ms
         )
     }
 }

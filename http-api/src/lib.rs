@@ -6,6 +6,7 @@
 //! - [`blocking`]: the index-based long poll behind every read.
 //! - [`response`]: Consul's headers, JSON encoding and error bodies.
 //! - `routes::*`: one module per endpoint family.
+//! - [`ui`]: the embedded web UI at `/ui/`.
 
 pub mod blocking;
 pub mod decode;
@@ -16,6 +17,7 @@ pub mod response;
 pub mod router;
 pub mod routes;
 pub mod server;
+pub mod ui;
 pub mod views;
 
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub struct ApiConfig {
     pub default_query_time: Duration,
     /// Upper bound of `?wait` (`max_query_time`).
     pub max_query_time: Duration,
+    /// Serve the web UI at `/ui/` (`-ui`, `ui_config.enabled`; on in `-dev`).
+    pub ui: bool,
 }
 
 impl Default for ApiConfig {
@@ -47,6 +51,7 @@ impl Default for ApiConfig {
             kv_max_value_size: 512 * 1024,
             default_query_time: Duration::from_secs(300),
             max_query_time: Duration::from_secs(600),
+            ui: false,
         }
     }
 }

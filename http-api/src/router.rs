@@ -7,7 +7,7 @@ use axum::routing::{get, put, MethodRouter};
 use axum::Router;
 
 use crate::response::{add_common_headers, ApiError};
-use crate::routes::{agent, catalog, health, kv, status};
+use crate::routes::{agent, catalog, health, kv, session, status, txn};
 use crate::SharedState;
 
 /// Adds Consul's OPTIONS answer and 405 body to a method router.
@@ -55,7 +55,7 @@ async fn redirect_kv() -> Response<Body> {
     resp
 }
 
-/// Builds the `/v1` router.
+/// Builds the `/v1` router (plus `/` and, with `-ui`, the web UI).
 pub fn router(state: SharedState) -> Router {
     const KV_METHODS: &str = "OPTIONS,GET,PUT,DELETE";
     const READ_ONLY: &str = "OPTIONS,GET";
@@ -159,9 +159,34 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/v1/agent/reload", allow(PUT_ONLY, put(agent::reload)))
         .route("/v1/agent/leave", allow(PUT_ONLY, put(agent::leave)))
+        .route("/v1/session/create", allow(PUT_ONLY, put(session::create)))
+        .route(
+            "/v1/session/destroy/",
+            allow(PUT_ONLY, put(session::missing_session)),
+        )
+        .route(
+            "/v1/session/destroy/{*id}",
+            allow(PUT_ONLY, put(session::destroy)),
+        )
+        .route(
+            "/v1/session/info/",
+            allow(READ_ONLY, get(session::missing_session)),
+        )
+        .route("/v1/session/info/{*id}", allow(READ_ONLY, get(session::info)))
+        .route("/v1/session/node/", allow(READ_ONLY, get(session::missing_node)))
+        .route("/v1/session/node/{*node}", allow(READ_ONLY, get(session::node)))
+        .route("/v1/session/list", allow(READ_ONLY, get(session::list)))
+        .route(
+            "/v1/session/renew/",
+            allow(PUT_ONLY, put(session::missing_session)),
+        )
+        .route("/v1/session/renew/{*id}", allow(PUT_ONLY, put(session::renew)))
+        .route("/v1/txn", allow(PUT_ONLY, put(txn::txn)))
         .route("/v1/kv", get(redirect_kv))
         .route("/v1/kv/", kv_routes())
         .route("/v1/kv/{*key}", kv_routes())
+        // `/`, `/robots.txt` and the web UI under `/ui/` (only with `-ui`).
+        .merge(crate::ui::routes(state.config.ui))
         // KV enforces its own (Consul-worded) limit; keep axum's generic one out of the way.
         .layer(DefaultBodyLimit::disable())
         .fallback(not_found)

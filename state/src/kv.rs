@@ -242,21 +242,24 @@ impl KvStore {
             Some(e) => (e.create_index, e.lock_index + 1),
             None => (index, 1),
         };
-        let entry = KvEntry {
-            lock_index,
-            key: key.to_string(),
-            flags,
-            value: Arc::from(value),
-            session: Some(session.to_string()),
-            create_index,
-            modify_index: index,
-        };
-        if self.entries.get(key) != Some(&KvEntry { modify_index: entry.modify_index, ..entry.clone() })
-            || self.entries.get(key).map(|e| e.modify_index) == Some(index)
-        {
-            self.put_entry(entry);
-        } else {
-            // Identical re-acquisition: Consul skips the write, the entry keeps its index.
+        // An identical re-acquisition is skipped like any identical write: the entry
+        // keeps its ModifyIndex.
+        let unchanged = self.entries.get(key).is_some_and(|e| {
+            e.lock_index == lock_index
+                && e.flags == flags
+                && *e.value == *value
+                && e.session.as_deref() == Some(session)
+        });
+        if !unchanged {
+            self.put_entry(KvEntry {
+                lock_index,
+                key: key.to_string(),
+                flags,
+                value: Arc::from(value),
+                session: Some(session.to_string()),
+                create_index,
+                modify_index: index,
+            });
         }
         LockOutcome::Acquired
     }
@@ -329,7 +332,10 @@ impl KvStore {
             match s.entry {
                 Some(e) => {
                     if let Some(sess) = &e.session {
-                        self.by_session.entry(sess.clone()).or_default().insert(s.key.clone());
+                        self.by_session
+                            .entry(sess.clone())
+                            .or_default()
+                            .insert(s.key.clone());
                     }
                     self.entries.insert(s.key.clone(), e);
                 }

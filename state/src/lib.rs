@@ -11,8 +11,10 @@ pub mod catalog;
 pub mod command;
 pub mod consensus;
 pub mod kv;
+pub mod session;
 pub mod store;
 pub mod tables;
+pub mod txn;
 
 pub use command::{Command, CommandResult};
 pub use consensus::{BoxFuture, Consensus, ConsensusError, Consistency, ReadMeta};

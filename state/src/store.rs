@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use crate::catalog::{Catalog, CatalogError};
 use crate::command::{Command, CommandResult};
 use crate::kv::KvStore;
+use crate::session::{Changed, KvLockArgs, SessionTimers, Sessions};
 use crate::tables::{Table, TableWatches};
 
 /// Everything replicated, as one serialisable value (the snapshot content).
@@ -16,6 +17,15 @@ pub struct State {
     pub kv: KvStore,
     /// The service catalog.
     pub catalog: Catalog,
+    /// Sessions and lock-delays.
+    pub sessions: Sessions,
+}
+
+/// The snapshot layout before sessions existed, still accepted on restore.
+#[derive(Deserialize)]
+struct StateV1 {
+    kv: KvStore,
+    catalog: Catalog,
 }
 
 /// A point-in-time serialised copy of the whole [`State`].
@@ -32,6 +42,8 @@ pub struct SnapshotError(String);
 pub struct StateStore {
     state: RwLock<State>,
     watches: TableWatches,
+    /// Session TTL renew times (leader-local, not replicated).
+    session_timers: SessionTimers,
 }
 
 impl StateStore {
@@ -45,6 +57,11 @@ impl StateStore {
         self.state.read()
     }
 
+    /// The leader's session TTL bookkeeping (in memory only, never replicated).
+    pub fn session_timers(&self) -> &SessionTimers {
+        &self.session_timers
+    }
+
     /// Subscribes to the max index of `table`; changes wake blocking queries.
     pub fn watch(&self, table: Table) -> watch::Receiver<u64> {
         self.watches.subscribe(table)
@@ -55,18 +72,26 @@ impl StateStore {
     pub fn apply(&self, index: u64, commands: &[Command]) -> Vec<CommandResult> {
         let mut touched_kv = false;
         let mut touched_catalog = false;
-        let (results, kv_index, catalog_index) = {
+        let mut touched_sessions = false;
+        let (results, kv_index, catalog_index, sessions_index) = {
             let mut state = self.state.write();
             let results = commands
                 .iter()
                 .map(|cmd| {
-                    let (result, table) = apply_one(&mut state, index, cmd);
-                    touched_kv |= table == Table::Kvs;
-                    touched_catalog |= table == Table::Catalog;
+                    let (result, table, changed) = apply_one(&mut state, index, cmd);
+                    touched_kv |= table == Some(Table::Kvs) || changed.kv;
+                    touched_catalog |= table == Some(Table::Catalog);
+                    touched_sessions |= table == Some(Table::Sessions) || changed.sessions;
+                    self.track_session_timers(cmd, &result);
                     result
                 })
                 .collect();
-            (results, state.kv.table_index(), state.catalog.max_index())
+            (
+                results,
+                state.kv.table_index(),
+                state.catalog.max_index(),
+                state.sessions.index(),
+            )
         };
         if touched_kv {
             self.watches.publish(Table::Kvs, kv_index);
@@ -74,7 +99,25 @@ impl StateStore {
         if touched_catalog {
             self.watches.publish(Table::Catalog, catalog_index);
         }
+        if touched_sessions {
+            self.watches.publish(Table::Sessions, sessions_index);
+        }
         results
+    }
+
+    /// Keeps the in-memory TTL clocks in step with applied session commands (on every
+    /// server, so a renew forwarded from anywhere reaches the leader's clocks).
+    fn track_session_timers(&self, cmd: &Command, result: &CommandResult) {
+        match cmd {
+            Command::SessionCreate(s) if s.ttl_ns > 0 && *result == CommandResult::Applied => {
+                self.session_timers.renew(&s.id)
+            }
+            Command::SessionRenew { id } if *result == CommandResult::Applied => {
+                self.session_timers.renew(id)
+            }
+            Command::SessionDestroy { id, .. } => self.session_timers.remove(id),
+            _ => {}
+        }
     }
 
     /// Serialises the whole state.
@@ -89,18 +132,34 @@ impl StateStore {
         let restored: State = if snapshot.is_empty() {
             State::default()
         } else {
-            bincode::deserialize(snapshot).map_err(|e| SnapshotError(e.to_string()))?
+            match bincode::deserialize(snapshot) {
+                Ok(state) => state,
+                // A snapshot written before sessions existed.
+                Err(e) => match bincode::deserialize::<StateV1>(snapshot) {
+                    Ok(v1) => State {
+                        kv: v1.kv,
+                        catalog: v1.catalog,
+                        sessions: Sessions::default(),
+                    },
+                    Err(_) => return Err(SnapshotError(e.to_string())),
+                },
+            }
         };
         let kv_index = restored.kv.table_index();
         let catalog_index = restored.catalog.max_index();
+        let sessions_index = restored.sessions.index();
         *self.state.write() = restored;
         self.watches.publish(Table::Kvs, kv_index);
         self.watches.publish(Table::Catalog, catalog_index);
+        self.watches.publish(Table::Sessions, sessions_index);
         Ok(())
     }
 }
 
-fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Table) {
+/// Applies one command: its result, its own table, and other tables it changed
+/// (catalog writes invalidate sessions, which releases KV locks).
+fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Option<Table>, Changed) {
+    let none = Changed::default();
     match cmd {
         Command::CatalogRegister(req) => {
             let result = match state.catalog.register(index, req) {
@@ -109,11 +168,58 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Ta
                     CommandResult::Failed(format!("Failed to register check: unknown service ID \"{id}\""))
                 }
             };
-            return (result, Table::Catalog);
+            let changed = state.invalidate_node_sessions(index, &req.node.node);
+            return (result, Some(Table::Catalog), changed);
         }
         Command::CatalogDeregister(req) => {
             state.catalog.deregister(index, req);
-            return (CommandResult::Applied, Table::Catalog);
+            let changed = state.invalidate_node_sessions(index, &req.node);
+            return (CommandResult::Applied, Some(Table::Catalog), changed);
+        }
+        Command::SessionCreate(session) => {
+            return (state.session_create(index, session), Some(Table::Sessions), none);
+        }
+        Command::SessionDestroy { id, now_ms } => {
+            let changed = state.session_destroy(index, id, Some(*now_ms));
+            return (CommandResult::Applied, None, changed);
+        }
+        Command::SessionRenew { id } => {
+            // Only the TTL clock moves (see `track_session_timers`); nothing replicated.
+            let exists = state.sessions.get(id).is_some();
+            return (CommandResult::from_bool(exists), None, none);
+        }
+        Command::KvLock {
+            key,
+            value,
+            flags,
+            session,
+            now_ms,
+        }
+        | Command::KvUnlock {
+            key,
+            value,
+            flags,
+            session,
+            now_ms,
+        } => {
+            let args = KvLockArgs {
+                key,
+                value,
+                flags: *flags,
+                session,
+                now_ms: *now_ms,
+            };
+            let result = if matches!(cmd, Command::KvLock { .. }) {
+                state.kv_lock(index, &args)
+            } else {
+                state.kv_unlock(index, &args)
+            };
+            return (result, Some(Table::Kvs), none);
+        }
+        Command::Txn(req) => {
+            let (outcome, changed) = state.apply_txn(index, req);
+            let table = changed.then_some(Table::Kvs);
+            return (CommandResult::Txn(Box::new(outcome)), table, none);
         }
         _ => {}
     }
@@ -135,9 +241,9 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Ta
             kv.delete_tree(index, prefix);
             true
         }
-        Command::CatalogRegister(_) | Command::CatalogDeregister(_) => true,
+        _ => true,
     };
-    (CommandResult::from_bool(ok), Table::Kvs)
+    (CommandResult::from_bool(ok), Some(Table::Kvs), none)
 }
 
 #[cfg(test)]

@@ -10,16 +10,19 @@ pub enum Table {
     Kvs,
     /// The catalog (nodes, services, checks).
     Catalog,
+    /// Sessions.
+    Sessions,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 2] = [Table::Kvs, Table::Catalog];
+    pub const ALL: [Table; 3] = [Table::Kvs, Table::Catalog, Table::Sessions];
 
     fn slot(self) -> usize {
         match self {
             Table::Kvs => 0,
             Table::Catalog => 1,
+            Table::Sessions => 2,
         }
     }
 }

@@ -30,6 +30,8 @@ pub(crate) enum Kind {
     /// Consul's `flags.FlagMapValue`: repeatable `key=value`; a later key replaces an
     /// earlier one.
     Map,
+    /// Go `flag.DurationVar` (`time.ParseDuration`).
+    Duration,
 }
 
 /// One flag definition.
@@ -100,6 +102,30 @@ impl Parsed {
         match self.values.get(name) {
             Some(Value::Int(n)) => *n,
             _ => 0,
+        }
+    }
+
+    /// The value of a boolean flag, or `default` when it was not given.
+    pub(crate) fn bool_or(&self, name: &str, default: bool) -> bool {
+        match self.values.get(name) {
+            Some(Value::Bool(b)) => *b,
+            _ => default,
+        }
+    }
+
+    /// The value of a signed flag, or `default` when it was not given.
+    pub(crate) fn int_or(&self, name: &str, default: i64) -> i64 {
+        match self.values.get(name) {
+            Some(Value::Int(n)) => *n,
+            _ => default,
+        }
+    }
+
+    /// The value of a duration flag if it was given.
+    pub(crate) fn duration(&self, name: &str) -> Option<std::time::Duration> {
+        match self.values.get(name) {
+            Some(Value::Str(s)) => rconsul_http_api::duration::parse_go_duration(s),
+            _ => None,
         }
     }
 
@@ -193,7 +219,13 @@ impl FlagSet {
                         }
                     }
                 }
-                Kind::Uint | Kind::Int | Kind::Str | Kind::ConsulStr | Kind::List | Kind::Map => {
+                Kind::Uint
+                | Kind::Int
+                | Kind::Str
+                | Kind::ConsulStr
+                | Kind::List
+                | Kind::Map
+                | Kind::Duration => {
                     let raw = match inline {
                         Some(v) => v.to_string(),
                         None if i < args.len() => {
@@ -208,6 +240,10 @@ impl FlagSet {
                     match flag.kind {
                         Kind::Uint => Value::Uint(parse_go_uint(&raw).map_err(invalid)?),
                         Kind::Int => Value::Int(parse_go_int(&raw).map_err(invalid)?),
+                        Kind::Duration => match rconsul_http_api::duration::parse_go_duration(&raw) {
+                            Some(_) => Value::Str(raw),
+                            None => return Err(invalid("parse error")),
+                        },
                         Kind::List => {
                             let mut list = match values.remove(flag.name) {
                                 Some(Value::List(list)) => list,
@@ -256,7 +292,7 @@ impl FlagSet {
                 line.push_str("\n    \t");
             }
             line.push_str(&usage.replace('\n', "\n    \t"));
-            let zero = matches!(f.default, "" | "false" | "0");
+            let zero = matches!(f.default, "" | "false" | "0" | "0s");
             if !zero {
                 if f.kind == Kind::Str {
                     let _ = write!(line, " (default {:?})", f.default);
@@ -315,6 +351,7 @@ fn unquote_usage(f: &Flag) -> (String, String) {
         Kind::Int => "int",
         Kind::Str => "string",
         Kind::ConsulStr | Kind::List | Kind::Map => "value",
+        Kind::Duration => "duration",
     };
     (name.to_string(), usage.to_string())
 }

@@ -196,6 +196,8 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     /// The whole body.
     pub(crate) body: Vec<u8>,
+    /// `X-Consul-Index` (0 when absent): what a blocking query waits on next.
+    pub(crate) index: u64,
 }
 
 impl Response {
@@ -323,12 +325,16 @@ impl Client {
             Err(ureq::Error::Transport(t)) => return Err(fail(self.transport_cause(&t))),
         };
         let status = response.status();
+        let index = response
+            .header("X-Consul-Index")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = Vec::new();
         response
             .into_reader()
             .read_to_end(&mut body)
             .map_err(|e| fail(go_io_error(&e)))?;
-        Ok(Response { status, body })
+        Ok(Response { status, body, index })
     }
 
     /// Words a transport failure like Go's `net` package.
@@ -565,6 +571,7 @@ mod tests {
         let r = |b: &str| Response {
             status: 200,
             body: b.as_bytes().to_vec(),
+            index: 0,
         };
         assert!(r("true").is_true());
         assert!(r("true\n").is_true());
@@ -572,7 +579,8 @@ mod tests {
         assert_eq!(
             Response {
                 status: 500,
-                body: b"No cluster leader".to_vec()
+                body: b"No cluster leader".to_vec(),
+                index: 0,
             }
             .unexpected(),
             "Unexpected response code: 500 (No cluster leader)"

@@ -22,6 +22,7 @@ mod command;
 mod http;
 mod kv;
 mod lifecycle;
+mod lock;
 mod maint;
 mod members;
 mod regexp;
@@ -36,11 +37,12 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 9] = [
+const COMMANDS: [(&str, &str); 10] = [
     ("agent", "Runs a Consul agent"),
     ("catalog", "Interact with the catalog"),
     ("kv", "Interact with the key-value store"),
     ("leave", "Gracefully leaves the Consul cluster and shuts down"),
+    ("lock", "Execute a command holding a lock"),
     ("maint", "Controls node or service maintenance mode"),
     ("members", "Lists the members of a Consul cluster"),
     ("reload", "Triggers the agent to reload configuration files"),
@@ -63,6 +65,12 @@ pub fn run_version() -> i32 {
 /// relevant help to stderr with exit code 0, as Consul's CLI library does.
 pub fn run_kv(args: &[String]) -> i32 {
     with_std_ui(|ui| kv::run(ui, args))
+}
+
+/// `rconsul lock [options] PREFIX CHILD...`: runs CHILD while holding a lock (or one of
+/// `-n` semaphore slots) under PREFIX; returns the exit code.
+pub fn run_lock(args: &[String]) -> i32 {
+    with_std_ui(|ui| lock::run(ui, args))
 }
 
 /// `rconsul catalog ...` (`datacenters`, `nodes`, `services`), where `args` are the
@@ -226,6 +234,7 @@ mod tests {
              catalog     Interact with the catalog\n    \
              kv          Interact with the key-value store\n    \
              leave       Gracefully leaves the Consul cluster and shuts down\n    \
+             lock        Execute a command holding a lock\n    \
              maint       Controls node or service maintenance mode\n    \
              members     Lists the members of a Consul cluster\n    \
              reload      Triggers the agent to reload configuration files\n    \

@@ -25,6 +25,27 @@ pub(super) struct PartialPorts {
     pub(super) grpc_tls: Option<i64>,
 }
 
+/// `dns_config` as given by one source (`None` = not set there).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct PartialDns {
+    pub(super) allow_stale: Option<bool>,
+    pub(super) max_stale_ms: Option<u64>,
+    pub(super) node_ttl_ms: Option<u64>,
+    /// `service_ttl` entries (name → milliseconds); later sources replace equal names.
+    pub(super) service_ttl_ms: Vec<(String, u64)>,
+    pub(super) only_passing: Option<bool>,
+    pub(super) enable_truncate: Option<bool>,
+    pub(super) udp_answer_limit: Option<i64>,
+    pub(super) a_record_limit: Option<i64>,
+    pub(super) recursor_timeout_ms: Option<u64>,
+    pub(super) disable_compression: Option<bool>,
+    pub(super) node_meta_txt: Option<bool>,
+    pub(super) soa_refresh: Option<u32>,
+    pub(super) soa_retry: Option<u32>,
+    pub(super) soa_expire: Option<u32>,
+    pub(super) soa_min_ttl: Option<u32>,
+}
+
 /// The settings one source (a config file or the command line) provides.
 ///
 /// Scalars are `None` when the source does not set them; lists hold only the source's own
@@ -58,6 +79,7 @@ pub(super) struct PartialConfig {
     pub(super) domain: Option<String>,
     pub(super) alt_domain: Option<String>,
     pub(super) recursors: Vec<String>,
+    pub(super) dns: PartialDns,
     pub(super) pid_file: Option<PathBuf>,
     pub(super) default_query_time_ms: Option<u64>,
     pub(super) max_query_time_ms: Option<u64>,
@@ -88,7 +110,17 @@ impl PartialConfig {
             kv_max_value_size; leave_on_terminate; encrypt;
             ports.http; ports.dns; ports.server; ports.serf_lan; ports.serf_wan;
             ports.https; ports.grpc; ports.grpc_tls;
+            dns.allow_stale; dns.max_stale_ms; dns.node_ttl_ms; dns.only_passing;
+            dns.enable_truncate; dns.udp_answer_limit; dns.a_record_limit;
+            dns.recursor_timeout_ms; dns.disable_compression; dns.node_meta_txt;
+            dns.soa_refresh; dns.soa_retry; dns.soa_expire; dns.soa_min_ttl;
         );
+        for (name, ttl) in other.dns.service_ttl_ms {
+            match self.dns.service_ttl_ms.iter_mut().find(|(n, _)| *n == name) {
+                Some(entry) => entry.1 = ttl,
+                None => self.dns.service_ttl_ms.push((name, ttl)),
+            }
+        }
         for (k, v) in other.node_meta {
             set_meta(&mut self.node_meta, k, v);
         }
@@ -302,8 +334,9 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "log_file" | "primary_datacenter" | "ca_file" | "cert_file" | "key_file" => {
                 str_val(k, v)?;
             }
-            // Free-form sections: accepted, not enforced. A later issue uses dns_config.
-            "acl" | "telemetry" | "dns_config" | "connect" | "auto_encrypt" | "tls" => {
+            "dns_config" => decode_dns_config(k, v, p, unknown)?,
+            // Free-form sections: accepted, not enforced.
+            "acl" | "telemetry" | "connect" | "auto_encrypt" | "tls" => {
                 object_val(k, v)?;
             }
             // Service and check definitions: accepted and type-checked only; AgentConfig has
@@ -407,6 +440,76 @@ fn decode_ui_config(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut V
             "metrics_proxy" | "dashboard_url_templates" => {
                 object_val(&k, v)?;
             }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn decode_dns_config(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        let dns = &mut p.dns;
+        match sub.as_str() {
+            "allow_stale" => set(&mut dns.allow_stale, bool_val(&k, v)?),
+            "max_stale" => set(&mut dns.max_stale_ms, duration_val(&k, v)?),
+            "node_ttl" => set(&mut dns.node_ttl_ms, duration_val(&k, v)?),
+            "service_ttl" => {
+                if let Some(ttls) = object_val(&k, v)? {
+                    for (name, ttl) in ttls {
+                        if let Some(ms) = duration_val(&format!("{k}[{name}]"), ttl)? {
+                            match dns.service_ttl_ms.iter_mut().find(|(n, _)| n == name) {
+                                Some(entry) => entry.1 = ms,
+                                None => dns.service_ttl_ms.push((name.clone(), ms)),
+                            }
+                        }
+                    }
+                }
+            }
+            "only_passing" => set(&mut dns.only_passing, bool_val(&k, v)?),
+            "enable_truncate" => set(&mut dns.enable_truncate, bool_val(&k, v)?),
+            "udp_answer_limit" => set(&mut dns.udp_answer_limit, int_val(&k, v)?),
+            "a_record_limit" => set(&mut dns.a_record_limit, int_val(&k, v)?),
+            "recursor_timeout" => set(&mut dns.recursor_timeout_ms, duration_val(&k, v)?),
+            "disable_compression" => set(&mut dns.disable_compression, bool_val(&k, v)?),
+            "enable_additional_node_meta_txt" => set(&mut dns.node_meta_txt, bool_val(&k, v)?),
+            "soa" => decode_dns_soa(&k, v, dns, unknown)?,
+            // Accepted and type-checked; answers always come from the local state.
+            "use_cache" => {
+                bool_val(&k, v)?;
+            }
+            "cache_max_age" => {
+                duration_val(&k, v)?;
+            }
+            "recursor_strategy" | "prefer_namespace" => {
+                str_val(&k, v)?;
+            }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn decode_dns_soa(key: &str, v: &Value, dns: &mut PartialDns, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        let value = match u64_val(&k, v)? {
+            None => None,
+            Some(n) => {
+                Some(u32::try_from(n).map_err(|_| format!("cannot parse '{k}', {n} overflows uint32"))?)
+            }
+        };
+        match sub.as_str() {
+            "refresh" => set(&mut dns.soa_refresh, value),
+            "retry" => set(&mut dns.soa_retry, value),
+            "expire" => set(&mut dns.soa_expire, value),
+            "min_ttl" => set(&mut dns.soa_min_ttl, value),
             _ => unknown.push(k),
         }
     }
@@ -879,6 +982,72 @@ mod tests {
         assert!(e.starts_with("Error parsing x.json: "), "{e}");
         let e = parse_json("x.json", "[1]").expect_err("not an object");
         assert!(e.starts_with("Error parsing x.json: "), "{e}");
+    }
+
+    #[test]
+    fn dns_config_keys() {
+        let p = parse_json(
+            "x.json",
+            r#"{"dns_config": {
+                "allow_stale": false, "max_stale": "5s", "node_ttl": "30s",
+                "service_ttl": {"*": "5s", "db": "10s"}, "only_passing": true,
+                "enable_truncate": true, "udp_answer_limit": 5, "a_record_limit": 2,
+                "recursor_timeout": "3s", "disable_compression": true,
+                "enable_additional_node_meta_txt": false, "use_cache": true,
+                "cache_max_age": "1s", "recursor_strategy": "random",
+                "soa": {"refresh": 1, "retry": 2, "expire": 3, "min_ttl": 4}
+            }}"#,
+        )
+        .expect("valid dns_config");
+        let d = &p.dns;
+        assert_eq!(d.allow_stale, Some(false));
+        assert_eq!(d.max_stale_ms, Some(5_000));
+        assert_eq!(d.node_ttl_ms, Some(30_000));
+        assert_eq!(
+            d.service_ttl_ms,
+            vec![("*".to_string(), 5_000), ("db".to_string(), 10_000)]
+        );
+        assert_eq!((d.only_passing, d.enable_truncate), (Some(true), Some(true)));
+        assert_eq!((d.udp_answer_limit, d.a_record_limit), (Some(5), Some(2)));
+        assert_eq!(d.recursor_timeout_ms, Some(3_000));
+        assert_eq!(
+            (d.disable_compression, d.node_meta_txt),
+            (Some(true), Some(false))
+        );
+        assert_eq!(
+            (d.soa_refresh, d.soa_retry, d.soa_expire, d.soa_min_ttl),
+            (Some(1), Some(2), Some(3), Some(4))
+        );
+
+        let e = parse_json("x.json", r#"{"dns_config": {"bogus": 1, "soa": {"nope": 1}}}"#)
+            .expect_err("unknown keys");
+        assert!(e.contains("invalid config key dns_config.bogus"), "{e}");
+        assert!(e.contains("invalid config key dns_config.soa.nope"), "{e}");
+        let e = parse_json("x.json", r#"{"dns_config": {"node_ttl": 5}}"#).expect_err("wrong type");
+        assert!(e.contains("'dns_config.node_ttl' expected type 'string'"), "{e}");
+        let e = parse_json("x.json", r#"{"dns_config": {"service_ttl": {"db": "x"}}}"#).expect_err("bad ttl");
+        assert!(e.contains("dns_config.service_ttl[db]"), "{e}");
+        let e = parse_json("x.json", r#"{"dns_config": {"soa": {"refresh": 5000000000}}}"#)
+            .expect_err("overflow");
+        assert!(e.contains("overflows uint32"), "{e}");
+
+        let mut a = parse_json(
+            "a.json",
+            r#"{"dns_config": {"node_ttl": "1s", "service_ttl": {"db": "1s"}}}"#,
+        )
+        .expect("a");
+        let b = parse_json(
+            "b.json",
+            r#"{"dns_config": {"only_passing": true, "service_ttl": {"db": "2s", "web": "3s"}}}"#,
+        )
+        .expect("b");
+        a.merge(b);
+        assert_eq!(a.dns.node_ttl_ms, Some(1_000));
+        assert_eq!(a.dns.only_passing, Some(true));
+        assert_eq!(
+            a.dns.service_ttl_ms,
+            vec![("db".to_string(), 2_000), ("web".to_string(), 3_000)]
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use super::file::{self, PartialConfig};
-use super::{AgentConfig, LogLevel, Ports};
+use super::{AgentConfig, DnsSettings, DnsSoa, LogLevel, Ports};
 
 /// Why the agent configuration could not be built.
 ///
@@ -467,6 +467,39 @@ fn validate_node_meta(meta: &[(String, String)]) -> Result<(), String> {
     Ok(())
 }
 
+/// `dns_config` with Consul's defaults filled in and its limits checked.
+fn resolve_dns(d: &file::PartialDns) -> Result<DnsSettings, String> {
+    let defaults = DnsSettings::default();
+    let limit = |key: &str, v: Option<i64>, default: u32| -> Result<u32, String> {
+        match v {
+            None => Ok(default),
+            Some(n) if n < 0 => Err(format!(
+                "dns_config.{key} cannot be {n}. Must be greater than or equal to zero"
+            )),
+            Some(n) => Ok(u32::try_from(n).unwrap_or(u32::MAX)),
+        }
+    };
+    Ok(DnsSettings {
+        allow_stale: d.allow_stale.unwrap_or(defaults.allow_stale),
+        max_stale_ms: d.max_stale_ms.unwrap_or(defaults.max_stale_ms),
+        node_ttl_ms: d.node_ttl_ms.unwrap_or(defaults.node_ttl_ms),
+        service_ttl_ms: d.service_ttl_ms.clone(),
+        only_passing: d.only_passing.unwrap_or(defaults.only_passing),
+        enable_truncate: d.enable_truncate.unwrap_or(defaults.enable_truncate),
+        udp_answer_limit: limit("udp_answer_limit", d.udp_answer_limit, defaults.udp_answer_limit)?,
+        a_record_limit: limit("a_record_limit", d.a_record_limit, defaults.a_record_limit)?,
+        recursor_timeout_ms: d.recursor_timeout_ms.unwrap_or(defaults.recursor_timeout_ms),
+        disable_compression: d.disable_compression.unwrap_or(defaults.disable_compression),
+        node_meta_txt: d.node_meta_txt.unwrap_or(defaults.node_meta_txt),
+        soa: DnsSoa {
+            refresh: d.soa_refresh.unwrap_or(defaults.soa.refresh),
+            retry: d.soa_retry.unwrap_or(defaults.soa.retry),
+            expire: d.soa_expire.unwrap_or(defaults.soa.expire),
+            min_ttl: d.soa_min_ttl.unwrap_or(defaults.soa.min_ttl),
+        },
+    })
+}
+
 /// Applies defaults to the merged sources and validates the result (Consul's order).
 fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<AgentConfig, ConfigError> {
     let invalid = ConfigError::Invalid;
@@ -656,6 +689,8 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
             .map_err(|e| invalid(format!("encrypt has invalid key: {e}")))?;
     }
 
+    let dns = resolve_dns(&p.dns).map_err(invalid)?;
+
     let enable_script_checks = p.enable_script_checks.unwrap_or(false);
     Ok(AgentConfig {
         dev,
@@ -684,6 +719,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         domain,
         alt_domain,
         recursors,
+        dns,
         pid_file: p.pid_file.filter(|f| !f.as_os_str().is_empty()),
         default_query_time_ms: p.default_query_time_ms.unwrap_or(300_000),
         max_query_time_ms: p.max_query_time_ms.unwrap_or(600_000),
@@ -968,6 +1004,7 @@ mod tests {
         assert_eq!(c.kv_max_value_size, 524_288);
         assert_eq!(c.domain, "consul.");
         assert_eq!(c.alt_domain, None);
+        assert_eq!(c.dns, DnsSettings::default());
         assert_eq!(c.leave_on_terminate, None);
         assert!(c.config_sources.is_empty());
         assert_eq!(
@@ -1198,6 +1235,31 @@ mod tests {
         assert_eq!(
             ok(&["-dev", "-config-file", &level, "-log-level=err"]).log_level,
             LogLevel::Error
+        );
+    }
+
+    #[test]
+    fn dns_config_resolves_with_defaults_and_limits() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = write(
+            dir.path(),
+            "dns.json",
+            r#"{"dns_config": {"node_ttl": "10s", "only_passing": true, "a_record_limit": 4,
+                "soa": {"min_ttl": 7}}}"#,
+        );
+        let c = ok(&["-dev", "-config-file", &f]);
+        assert_eq!(c.dns.node_ttl_ms, 10_000);
+        assert!(c.dns.only_passing && c.dns.allow_stale);
+        assert_eq!((c.dns.a_record_limit, c.dns.udp_answer_limit), (4, 3));
+        assert_eq!((c.dns.soa.min_ttl, c.dns.soa.refresh), (7, 3600));
+        let neg = write(
+            dir.path(),
+            "neg.json",
+            r#"{"dns_config": {"udp_answer_limit": -1}}"#,
+        );
+        assert_eq!(
+            invalid_err(&["-dev", "-config-file", &neg]),
+            "dns_config.udp_answer_limit cannot be -1. Must be greater than or equal to zero"
         );
     }
 }

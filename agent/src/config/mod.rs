@@ -59,6 +59,72 @@ pub enum LogLevel {
     Error,
 }
 
+/// `dns_config.soa`: the SOA record's timers, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsSoa {
+    /// `refresh` (default 3600).
+    pub refresh: u32,
+    /// `retry` (default 600).
+    pub retry: u32,
+    /// `expire` (default 86400).
+    pub expire: u32,
+    /// `min_ttl` (default 0).
+    pub min_ttl: u32,
+}
+
+/// `dns_config`: how the DNS interface answers (Consul's defaults in `Default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSettings {
+    /// `allow_stale` (default true).
+    pub allow_stale: bool,
+    /// `max_stale` in milliseconds (default 87600h).
+    pub max_stale_ms: u64,
+    /// `node_ttl` in milliseconds (default 0).
+    pub node_ttl_ms: u64,
+    /// `service_ttl`: service name (or `prefix*`, `*`) → TTL in milliseconds.
+    pub service_ttl_ms: Vec<(String, u64)>,
+    /// `only_passing` (default false).
+    pub only_passing: bool,
+    /// `enable_truncate` (default false).
+    pub enable_truncate: bool,
+    /// `udp_answer_limit` (default 3).
+    pub udp_answer_limit: u32,
+    /// `a_record_limit` (default 0 = no limit).
+    pub a_record_limit: u32,
+    /// `recursor_timeout` in milliseconds (default 2 s).
+    pub recursor_timeout_ms: u64,
+    /// `disable_compression` (default false).
+    pub disable_compression: bool,
+    /// `enable_additional_node_meta_txt` (default true).
+    pub node_meta_txt: bool,
+    /// `soa`.
+    pub soa: DnsSoa,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        DnsSettings {
+            allow_stale: true,
+            max_stale_ms: 87_600 * 3_600_000,
+            node_ttl_ms: 0,
+            service_ttl_ms: Vec::new(),
+            only_passing: false,
+            enable_truncate: false,
+            udp_answer_limit: 3,
+            a_record_limit: 0,
+            recursor_timeout_ms: 2_000,
+            disable_compression: false,
+            node_meta_txt: true,
+            soa: DnsSoa {
+                refresh: 3600,
+                retry: 600,
+                expire: 86400,
+                min_ttl: 0,
+            },
+        }
+    }
+}
+
 /// The fully resolved configuration of one agent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
@@ -114,6 +180,8 @@ pub struct AgentConfig {
     pub alt_domain: Option<String>,
     /// `-recursor` (repeatable) / `recursors`.
     pub recursors: Vec<String>,
+    /// `dns_config`.
+    pub dns: DnsSettings,
     /// `-pid-file`.
     pub pid_file: Option<PathBuf>,
     /// `-default-query-time` in milliseconds (default 300 s).

@@ -18,7 +18,7 @@ const PREFIX: &str = "/v1/kv/";
 /// Consul's `DirEntry` JSON, fields in Consul's order.
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct DirEntryJson<'a> {
+pub(crate) struct DirEntryJson<'a> {
     lock_index: u64,
     key: &'a str,
     flags: u64,
@@ -170,6 +170,11 @@ async fn read_value(headers: &HeaderMap, body: Body, max: u64) -> Result<Vec<u8>
         .and_then(|v| v.parse::<u64>().ok())
     {
         if len > max {
+            // Read (and drop) a moderately oversized body before answering, so the
+            // client sees the 413 instead of a connection reset mid-upload.
+            if len <= max.saturating_mul(8) {
+                let _ = axum::body::to_bytes(body, usize::try_from(len).unwrap_or(usize::MAX)).await;
+            }
             return Err(too_large(len, max));
         }
     }
@@ -185,7 +190,33 @@ fn conflicting(q: &Option<String>) -> ApiError {
     ApiError::bad_request(format!("Conflicting flags: {}", q.as_deref().unwrap_or("")))
 }
 
-/// `PUT /v1/kv/<key>` with `?flags`, `?cas`; answers `true` or `false`.
+/// The proposer's wall clock in Unix milliseconds: lock commands carry it so that
+/// lock-delays are decided the same way on every server.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Checks the session named by `?acquire`/`?release` before proposing.
+///
+/// Consul answers a malformed ID with 500 `raft apply failed: failed session lookup:
+/// index error: ...`; that is the client's mistake, so rconsul answers 400 with the
+/// same text. An empty session is refused the same way.
+fn check_lock_session(session: &str) -> Result<(), ApiError> {
+    if session.is_empty() {
+        return Err(ApiError::bad_request("raft apply failed: missing session"));
+    }
+    rconsul_state::session::validate_uuid(session).map_err(|e| {
+        ApiError::bad_request(format!(
+            "raft apply failed: failed session lookup: index error: {e}"
+        ))
+    })
+}
+
+/// `PUT /v1/kv/<key>` with `?flags`, `?cas`, `?acquire`, `?release`; answers `true` or
+/// `false`.
 pub async fn put(
     State(api): State<SharedState>,
     uri: Uri,
@@ -203,14 +234,45 @@ pub async fn put(
     if locking && params.has("cas") || params.has("acquire") && params.has("release") {
         return Err(conflicting(&q));
     }
-    if locking {
-        return Err(ApiError::not_implemented(
-            "?acquire and ?release need sessions, which this rconsul version does not implement yet",
-        ));
-    }
     let flags = params.get_u64("flags")?.unwrap_or(0);
     let cas = params.get_u64("cas")?;
+    let acquire = params.get("acquire").map(str::to_string);
+    let release = params.get("release").map(str::to_string);
+    if let Some(session) = &acquire {
+        check_lock_session(session)?;
+    }
+    if release.as_deref() == Some("") {
+        check_lock_session("")?;
+    }
     let value = read_value(&headers, body, api.config.kv_max_value_size).await?;
+    if let Some(session) = acquire {
+        let command = Command::KvLock {
+            key,
+            value,
+            flags,
+            session,
+            now_ms: now_ms(),
+        };
+        return match api.consensus.write(command).await? {
+            // An unknown (or just invalidated) session is a conflict with the state, not
+            // a malformed request: Consul's 500 and wording are kept.
+            rconsul_state::CommandResult::Failed(msg) => {
+                Err(ApiError::internal(format!("raft apply failed: {msg}")))
+            }
+            result => Ok(json_response(&result.as_bool(), params.pretty(&api.config))),
+        };
+    }
+    if let Some(session) = release {
+        let command = Command::KvUnlock {
+            key,
+            value,
+            flags,
+            session,
+            now_ms: now_ms(),
+        };
+        let result = api.consensus.write(command).await?;
+        return Ok(json_response(&result.as_bool(), params.pretty(&api.config)));
+    }
     let command = match cas {
         Some(index) => Command::KvCas {
             key,

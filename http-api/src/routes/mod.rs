@@ -5,4 +5,6 @@ pub mod catalog;
 pub mod health;
 pub mod kv;
 mod read;
+pub mod session;
 pub mod status;
+pub mod txn;
