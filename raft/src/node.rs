@@ -81,6 +81,8 @@ pub struct RaftNode {
     node: ServerNode,
     /// Connections for forwarding to the leader.
     forward: ForwardPool,
+    /// Coalesced read-index round trips: [default, consistent].
+    read_rounds: [ReadRounds; 2],
     /// When the leader last sent us entries (ms since the Unix epoch), for
     /// `X-Consul-LastContact` on followers.
     contact_ms: AtomicU64,
@@ -164,6 +166,7 @@ impl RaftNode {
             stop: parking_lot::Mutex::new(Some((stop_tx, thread))),
             node: node_identity,
             forward: ForwardPool::default(),
+            read_rounds: [ReadRounds::new(false), ReadRounds::new(true)],
             contact_ms: AtomicU64::new(0),
         }))
     }
@@ -368,6 +371,80 @@ async fn track_leadership(raft: Raft<TypeConfig>, me: u64, view: Arc<RwLock<Lead
     }
 }
 
+/// Read-index rounds shared by concurrent readers on a follower.
+struct ReadRounds {
+    linearizable: bool,
+    /// (rounds completed, result of the last round).
+    state: tokio::sync::Mutex<RoundState>,
+    done: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct RoundState {
+    /// Whether a round trip is in flight.
+    running: bool,
+    completed: u64,
+    last: Option<Result<u64, ConsensusError>>,
+}
+
+impl ReadRounds {
+    fn new(linearizable: bool) -> Self {
+        ReadRounds {
+            linearizable,
+            state: tokio::sync::Mutex::new(RoundState::default()),
+            done: watch::channel(0).0,
+        }
+    }
+
+    /// The leader's read index from a round that started after this call.
+    async fn next_index(&self, addr: &str, pool: &ForwardPool) -> Result<u64, ConsensusError> {
+        let mut rx = self.done.subscribe();
+        let (target, mut we_run) = {
+            let mut st = self.state.lock().await;
+            if st.running {
+                // The round in flight started before us: wait for the one after it.
+                (st.completed + 2, false)
+            } else {
+                st.running = true;
+                (st.completed + 1, true)
+            }
+        };
+        loop {
+            if we_run {
+                let req = RpcRequest::ReadIndex {
+                    linearizable: self.linearizable,
+                };
+                let answer = match pool.call(addr, &req).await {
+                    Ok(RpcResponse::ReadIndex(r)) => r,
+                    Ok(_) => Err(ConsensusError::Failed("unexpected response to read index".into())),
+                    Err(e) => Err(ConsensusError::Failed(e)),
+                };
+                let mut st = self.state.lock().await;
+                st.completed += 1;
+                st.last = Some(answer);
+                st.running = false;
+                self.done.send_replace(st.completed);
+            }
+            {
+                let mut st = self.state.lock().await;
+                if st.completed >= target {
+                    return st.last.clone().unwrap_or(Err(ConsensusError::NoLeader));
+                }
+                if !st.running {
+                    // Nobody is running the round we need: run it ourselves.
+                    st.running = true;
+                    we_run = true;
+                    continue;
+                }
+            }
+            we_run = false;
+            if rx.changed().await.is_err() {
+                return Err(ConsensusError::NoLeader);
+            }
+        }
+    }
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -384,6 +461,14 @@ const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 const CATCH_UP: Duration = Duration::from_secs(5);
 
 impl RaftNode {
+    fn read_rounds(&self, linearizable: bool) -> &ReadRounds {
+        if linearizable {
+            &self.read_rounds[1]
+        } else {
+            &self.read_rounds[0]
+        }
+    }
+
     /// This server's identity.
     pub fn node(&self) -> &ServerNode {
         &self.node
@@ -466,11 +551,16 @@ impl RaftNode {
 
     /// Leader side of a follower's read: confirms leadership with a quorum and
     /// returns the index the follower must have applied.
-    pub async fn read_index(&self) -> Result<u64, ConsensusError> {
-        self.raft
-            .ensure_linearizable()
-            .await
-            .map_err(|_| ConsensusError::NoLeader)?;
+    pub async fn read_index(&self, linearizable: bool) -> Result<u64, ConsensusError> {
+        if self.leading_without_quorum() || self.view.read().leader != Some(self.id) {
+            return Err(ConsensusError::NoLeader);
+        }
+        if linearizable {
+            self.raft
+                .ensure_linearizable()
+                .await
+                .map_err(|_| ConsensusError::NoLeader)?;
+        }
         Ok(self
             .raft
             .metrics()
@@ -481,12 +571,15 @@ impl RaftNode {
     }
 
     /// Asks the leader at `addr` for its read index and waits to apply up to it.
-    async fn catch_up_with(&self, addr: &str) -> Result<(), ConsensusError> {
-        let index = match self.forward.call(addr, &RpcRequest::ReadIndex).await {
-            Ok(RpcResponse::ReadIndex(r)) => r?,
-            Ok(_) => return Err(ConsensusError::Failed("unexpected response to read index".into())),
-            Err(e) => return Err(ConsensusError::Failed(e)),
-        };
+    ///
+    /// Concurrent reads share one round trip: a reader joins the next round that starts
+    /// after it asked (so the index is never older than the read), and every reader of
+    /// that round waits for the same index.
+    async fn catch_up_with(&self, addr: &str, linearizable: bool) -> Result<(), ConsensusError> {
+        let index = self
+            .read_rounds(linearizable)
+            .next_index(addr, &self.forward)
+            .await?;
         self.raft
             .wait(Some(CATCH_UP))
             .applied_index_at_least(Some(index), "read index")
@@ -548,7 +641,7 @@ impl Consensus for RaftNode {
                 Some((_, Some(addr))) => {
                     // A follower serves the read itself once it has applied everything
                     // the leader had committed when asked (a read-index barrier).
-                    self.catch_up_with(&addr).await?;
+                    self.catch_up_with(&addr, mode == Consistency::Consistent).await?;
                     Ok(ReadMeta {
                         known_leader: true,
                         last_contact_ms: self.last_contact_ms(),

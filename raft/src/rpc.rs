@@ -33,8 +33,13 @@ pub enum RpcRequest {
     Snapshot(InstallSnapshotRequest<TypeConfig>),
     /// A write forwarded to the leader.
     Write(Command),
-    /// "What index must I have applied to serve a default-consistency read?" (leader only).
-    ReadIndex,
+    /// "What index must I have applied to serve a read?" (leader only). With
+    /// `linearizable` the leader first confirms its leadership with a quorum
+    /// (`?consistent`); without, it answers from its state like Consul's default mode.
+    ReadIndex {
+        /// Confirm leadership with a quorum first.
+        linearizable: bool,
+    },
     /// "Are you part of an initialised raft cluster?" (asked before bootstrapping).
     Initialized,
 }
