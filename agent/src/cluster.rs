@@ -36,9 +36,9 @@ pub fn resolve_join(entries: &[String], default_port: u16) -> Vec<SocketAddr> {
     out
 }
 
-/// Announces to the join addresses until another member shows up, quickly at first
-/// and then every `interval` (Consul's `retry_join`; we back off from 200 ms so servers
-/// started in any order find each other at once).
+/// Announces to the join addresses until another member shows up: every 200 ms for
+/// about three seconds, then backing off to `interval` (Consul's `retry_join` waits the
+/// full 30 s after a first failure, which delays clusters started all at once).
 pub async fn retry_join(
     gossip: Arc<Gossip>,
     addrs: Vec<SocketAddr>,
@@ -50,6 +50,7 @@ pub async fn retry_join(
     }
     tracing::info!(target: "agent", "Joining cluster...: cluster=LAN");
     let mut delay = Duration::from_millis(200);
+    let mut attempts = 0u32;
     loop {
         for addr in &addrs {
             gossip.join(*addr).await;
@@ -62,7 +63,12 @@ pub async fn retry_join(
             tracing::info!(target: "agent", "Join cluster completed. Synced with initial agents: cluster=LAN num_agents={}", gossip.alive_count());
             return;
         }
-        delay = (delay * 2).min(interval.max(Duration::from_millis(200)));
+        attempts += 1;
+        // Every 200 ms for the first few seconds (servers starting together find each
+        // other at once), then backing off to `-retry-interval`.
+        if attempts >= 15 {
+            delay = (delay * 2).min(interval.max(Duration::from_millis(200)));
+        }
         tracing::debug!(target: "agent", "(LAN) joining: lan_addresses={addrs:?}");
     }
 }
@@ -120,9 +126,10 @@ pub async fn reconcile_raft(
     loop {
         let view = server_view(&gossip.members(), &datacenter);
         raft.reconcile_servers(&view, expect).await;
+        // A short tick: a new leader adds waiting servers and clients right away.
         tokio::select! {
             _ = changes.changed() => {}
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             _ = stop.changed() => return,
         }
     }

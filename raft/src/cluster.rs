@@ -131,6 +131,11 @@ impl RaftNode {
         tracing::info!(target: "agent.server", "Found expected number of peers, attempting bootstrap: peers={}", peers.join(","));
         if let Err(e) = self.raft().initialize(chosen).await {
             tracing::warn!(target: "agent.server", "bootstrap failed: {e}");
+            return;
+        }
+        // Everyone is known to be up: campaign now instead of waiting out a timeout.
+        if let Err(e) = self.raft().trigger().elect().await {
+            tracing::debug!(target: "agent.server", "could not start the first election: {e}");
         }
     }
 }

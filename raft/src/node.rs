@@ -107,9 +107,9 @@ fn raft_config(cfg: &RaftNodeConfig) -> Result<Config, StartError> {
     let m = u64::from(cfg.raft_multiplier.max(1));
     let config = Config {
         cluster_name: "rconsul".to_string(),
-        heartbeat_interval: 20 * m,
-        election_timeout_min: 80 * m,
-        election_timeout_max: 160 * m,
+        heartbeat_interval: 15 * m,
+        election_timeout_min: 60 * m,
+        election_timeout_max: 120 * m,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_threshold.max(1)),
         max_in_snapshot_log_to_keep: cfg.trailing_logs,
         purge_batch_size: 256,
