@@ -130,7 +130,7 @@ pub(crate) fn fqdn(text: &str) -> Option<Name> {
 }
 
 /// Parses an address the way Go's `net.ParseIP` + `To4` see it (v4-mapped v6 is v4).
-fn parse_ip(addr: &str) -> Option<IpAddr> {
+pub(crate) fn parse_ip(addr: &str) -> Option<IpAddr> {
     match addr.parse::<IpAddr>().ok()? {
         IpAddr::V6(v6) => Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)),
         v4 => Some(v4),

@@ -5,6 +5,7 @@
 //! * `answer`: records built from the catalog (health filtering, shuffling, SRV targets,
 //!   node-meta TXT, SOA/NS).
 //! * `trim`: Consul's UDP/TCP size rules; `wire`: the response encoder.
+//! * `fast`: cached service A/AAAA answers written straight from the request bytes.
 //! * `responder`: one request in, one action out (reply bytes, forward, or drop); no I/O.
 //! * `server`: the UDP receive loops and TCP connections, recursor forwarding, shutdown.
 //!
@@ -13,6 +14,7 @@
 
 mod answer;
 pub mod config;
+mod fast;
 mod name;
 mod recursor;
 mod responder;

@@ -12,6 +12,7 @@ use rconsul_state::StateStore;
 
 use crate::answer::{self, Ctx, Miss, Records};
 use crate::config::DnsConfig;
+use crate::fast::FastPath;
 use crate::name::{classify, decode_addr, domain_labels, lower_labels, parse_lookup, Lookup, Zone};
 use crate::trim::{trim_and_encode, Limits, Transport};
 use crate::wire::encode;
@@ -35,6 +36,8 @@ pub struct Responder {
     /// The primary domain and the alternate one, fully qualified and lower case.
     domains: Vec<String>,
     domain_labels: Vec<Vec<String>>,
+    /// Cached answers for service A/AAAA questions.
+    fast: FastPath,
 }
 
 /// RCODE values used in hand-built headers.
@@ -57,6 +60,7 @@ impl Responder {
             store,
             domains,
             domain_labels,
+            fast: FastPath::default(),
         }
     }
 
@@ -67,6 +71,20 @@ impl Responder {
 
     /// Handles one request received over `transport`.
     pub fn handle_packet(&self, packet: &[u8], transport: Transport) -> Action {
+        if let Some(bytes) = self.fast_answer(packet, transport) {
+            return Action::Reply(bytes);
+        }
+        self.handle_packet_general(packet, transport)
+    }
+
+    /// The cached answer for a service A/AAAA question, when that path can give it.
+    pub(crate) fn fast_answer(&self, packet: &[u8], transport: Transport) -> Option<Vec<u8>> {
+        self.fast
+            .answer(packet, transport, &self.cfg, &self.domain_labels, &self.store)
+    }
+
+    /// [`Responder::handle_packet`] without the cached fast path.
+    pub(crate) fn handle_packet_general(&self, packet: &[u8], transport: Transport) -> Action {
         if packet.len() < 12 {
             return Action::Drop;
         }

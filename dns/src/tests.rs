@@ -809,20 +809,141 @@ fn responder_throughput() {
         );
     }
     let r = Responder::new(DnsConfig::new("dc1", "n"), store);
-    let packet = request("web.service.consul.", RecordType::A, None)
-        .to_vec()
-        .expect("encode");
-    let n = 500_000;
-    let started = std::time::Instant::now();
-    for _ in 0..n {
-        assert!(matches!(
-            r.handle_packet(&packet, Transport::Udp),
-            Action::Reply(_)
-        ));
+    for (what, qtype) in [
+        ("A (cached path)", RecordType::A),
+        ("SRV (general path)", RecordType::SRV),
+    ] {
+        let packet = request("web.service.consul.", qtype, None)
+            .to_vec()
+            .expect("encode");
+        let n = 200_000;
+        let started = std::time::Instant::now();
+        for _ in 0..n {
+            assert!(matches!(
+                r.handle_packet(&packet, Transport::Udp),
+                Action::Reply(_)
+            ));
+        }
+        let per = started.elapsed() / n;
+        println!(
+            "handle_packet {what}: {per:?} per query ({:.0}/s on one core)",
+            1.0 / per.as_secs_f64()
+        );
     }
-    let per = started.elapsed() / n;
-    println!(
-        "handle_packet: {per:?} per query ({:.0}/s on one core)",
-        1.0 / per.as_secs_f64()
+}
+
+/// A change to the default configuration.
+type ConfigEdit = Box<dyn Fn(&mut DnsConfig)>;
+
+/// The response with answers (and additionals) sorted, for order-free comparison.
+fn canonical(bytes: &[u8]) -> Message {
+    let mut m = Message::from_vec(bytes).expect("decode");
+    let key = |r: &Record| format!("{r:?}");
+    m.answers.sort_by_key(key);
+    m.additionals.sort_by_key(key);
+    m
+}
+
+#[test]
+fn fast_path_matches_the_general_path() {
+    let configs: Vec<ConfigEdit> = vec![
+        Box::new(|_| {}),
+        Box::new(|c| c.a_record_limit = 2),
+        Box::new(|c| c.enable_truncate = true),
+        Box::new(|c| c.udp_answer_limit = 8),
+        Box::new(|c| c.udp_answer_limit = 0),
+        Box::new(|c| c.recursors = vec!["127.0.0.1:53".parse().expect("addr")]),
+        Box::new(|c| {
+            c.service_ttl = vec![("*".into(), Duration::from_secs(7))];
+            c.only_passing = true;
+        }),
+    ];
+    let names = [
+        "db.service.consul.",
+        "DB.Service.Consul.",
+        "replica.db.service.dc1.consul.",
+        "many.service.consul.",
+        "warnsvc.service.consul.",
+        "broken.service.consul.",
+        "nosuch.service.consul.",
+        "db.service.dc9.consul.",
+        "golden-dev.node.consul.",
+        "example.com.",
+        "consul.service.consul.",
+    ];
+    for (ci, config) in configs.iter().enumerate() {
+        let r = responder_with(config);
+        let mut fast_hits = 0;
+        for name in names {
+            for qtype in [RecordType::A, RecordType::AAAA] {
+                for edns in [None, Some(512), Some(1232), Some(4096)] {
+                    for transport in [Transport::Udp, Transport::Tcp] {
+                        let mut req = request(name, qtype, edns);
+                        req.metadata.checking_disabled = ci % 2 == 0;
+                        let packet = req.to_vec().expect("encode");
+                        if r.fast_answer(&packet, transport).is_some() {
+                            fast_hits += 1;
+                        }
+                        let general = r.handle_packet_general(&packet, transport);
+                        let fast = r.handle_packet(&packet, transport);
+                        match (general, fast) {
+                            (Action::Reply(g), Action::Reply(f)) => {
+                                let what = format!("{name} {qtype} {edns:?} {transport:?} config {ci}");
+                                assert_eq!(g.len(), f.len(), "{what}");
+                                let (mut g, mut f) = (canonical(&g), canonical(&f));
+                                // Cut-down answers are random subsets: both must come from
+                                // the full set; then compare everything else.
+                                let all = request(name, qtype, None).to_vec().expect("encode");
+                                let unlimited = responder_with(|c| {
+                                    config(c);
+                                    c.a_record_limit = 0;
+                                });
+                                let full = match unlimited.handle_packet_general(&all, Transport::Tcp) {
+                                    Action::Reply(b) => canonical(&b).answers,
+                                    other => panic!("{other:?}"),
+                                };
+                                for a in g.answers.iter().chain(&f.answers) {
+                                    assert!(full.iter().any(|x| x.data == a.data), "{what}: {a:?}");
+                                }
+                                for a in g.answers.iter_mut().chain(f.answers.iter_mut()) {
+                                    a.data = RData::A(hickory_server::proto::rr::rdata::A::new(0, 0, 0, 0));
+                                }
+                                assert_eq!(g, f, "{what}");
+                            }
+                            (g, f) => assert_eq!(g, f, "{name} {qtype}"),
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            fast_hits > 20,
+            "config {ci}: the fast path answered only {fast_hits}"
+        );
+    }
+}
+
+#[test]
+fn fast_path_follows_catalog_changes() {
+    let store = golden_store();
+    let r = Responder::new(DnsConfig::new("dc1", "golden-dev"), store.clone());
+    let ask_db = || ips(&ask_on(&r, "db.service.consul.", RecordType::A, None, Transport::Tcp).answers);
+    assert_eq!(ask_db().len(), 3);
+    let mut i = 9000;
+    register(
+        &store,
+        &mut i,
+        node("dns-n1", "127.0.0.231"),
+        None,
+        vec![check("_node_maintenance", "", "critical")],
     );
+    assert_eq!(ask_db(), ip_list(&["127.0.0.232", "127.0.0.234"]));
+    register(
+        &store,
+        &mut i,
+        node("dns-n9", "127.0.0.239"),
+        Some(svc("db9", "db", &[], "", 1)),
+        vec![],
+    );
+    assert_eq!(ask_db().len(), 3);
 }

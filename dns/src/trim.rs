@@ -10,10 +10,10 @@
 //! targets (which also drops the OPT record, as Consul's `syncExtra` does). The TC bit is
 //! set only with `enable_truncate`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use hickory_server::proto::op::Message;
-use hickory_server::proto::rr::{RData, Record};
+use hickory_server::proto::rr::{Name, RData, Record};
 use hickory_server::proto::ProtoError;
 
 use crate::wire::encode;
@@ -49,37 +49,33 @@ pub(crate) struct Limits {
     pub(crate) srv: bool,
 }
 
-/// Lower-case text of a name, for case-insensitive indexing.
-fn key(name: &hickory_server::proto::rr::Name) -> String {
-    name.to_ascii().to_ascii_lowercase()
-}
-
-/// The first additional record per owner name (Consul's `indexRRs`).
-fn index_additionals(msg: &Message) -> HashMap<String, Record> {
+/// The first additional record per owner name (Consul's `indexRRs`); names compare
+/// case-insensitively.
+fn index_additionals(msg: &Message) -> HashMap<Name, Record> {
     let mut index = HashMap::with_capacity(msg.additionals.len());
     for rr in &msg.additionals {
-        index.entry(key(&rr.name)).or_insert_with(|| rr.clone());
+        index.entry(rr.name.clone()).or_insert_with(|| rr.clone());
     }
     index
 }
 
 /// Rebuilds the additional section to cover the SRV targets left in the answer, following
 /// CNAMEs; the OPT record does not survive (Consul's `syncExtra`).
-fn sync_additionals(index: &HashMap<String, Record>, msg: &mut Message) {
+fn sync_additionals(index: &HashMap<Name, Record>, msg: &mut Message) {
     let mut extra = Vec::with_capacity(msg.answers.len());
-    let mut resolved = std::collections::HashSet::new();
+    let mut resolved: HashSet<&Name> = HashSet::with_capacity(msg.answers.len());
     for answer in &msg.answers {
         let RData::SRV(srv) = &answer.data else {
             continue;
         };
-        let mut target = key(&srv.target);
-        while resolved.insert(target.clone()) {
-            let Some(rr) = index.get(&target) else {
+        let mut target = &srv.target;
+        while resolved.insert(target) {
+            let Some(rr) = index.get(target) else {
                 break;
             };
             extra.push(rr.clone());
             match &rr.data {
-                RData::CNAME(cname) => target = key(&cname.0),
+                RData::CNAME(cname) => target = &cname.0,
                 _ => break,
             }
         }
@@ -93,7 +89,7 @@ fn binary_truncate(
     msg: &mut Message,
     original: &[Record],
     max: usize,
-    index: Option<&HashMap<String, Record>>,
+    index: Option<&HashMap<Name, Record>>,
     compress: bool,
 ) -> Result<usize, ProtoError> {
     let (mut start, mut end) = (0usize, original.len() + 1);

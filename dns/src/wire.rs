@@ -36,7 +36,7 @@ pub(crate) fn encode_with_hickory(msg: &Message, compress: bool) -> Result<Vec<u
 
 /// A hasher for keys that already are hashes.
 #[derive(Default)]
-struct IdHasher(u64);
+pub(crate) struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
