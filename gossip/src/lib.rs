@@ -305,7 +305,15 @@ async fn run(
                 Some(&KIND_FOCA) => foca.handle_data(&data[1..], &mut runtime),
                 Some(&KIND_LEAVE) => {
                     if let Ok(name) = postcard::from_bytes::<String>(&data[1..]) {
-                        left.insert(name.clone());
+                        if left.insert(name.clone()) {
+                            // First time we hear it: pass it on, so members the leaver
+                            // did not know yet learn it too.
+                            for m in foca.iter_members() {
+                                if m.id().name != name {
+                                    let _ = socket.send_to(&data, m.id().addr).await;
+                                }
+                            }
+                        }
                         let mut table = members.write();
                         if let Some(m) = table.get_mut(&name) {
                             m.status = MemberStatus::Left;
