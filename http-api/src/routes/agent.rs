@@ -13,7 +13,7 @@ use serde::{Serialize, Serializer};
 use crate::decode::{parse_body, Fields};
 use crate::query::Params;
 use crate::response::{add_common_headers, json_response, ApiError};
-use crate::routes::catalog::{service_tagged_addresses, weights};
+use crate::routes::catalog::service_fields;
 use crate::views::{HealthCheckJson, WeightsJson};
 use crate::SharedState;
 
@@ -97,27 +97,7 @@ pub fn check_definition(mut f: Fields) -> Result<CheckDefinition, ApiError> {
 /// `service` block).
 pub fn service_definition(value: serde_json::Value) -> Result<ServiceDefinition, ApiError> {
     let mut f = Fields::new(value, "ServiceDefinition")?;
-    let name = f.string("Name")?.unwrap_or_default();
-    let id = f
-        .string("ID")?
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| name.clone());
-    let port = f.integer("Port")?.unwrap_or(0);
-    let service = Service {
-        kind: f.string("Kind")?.unwrap_or_default(),
-        tags: f.string_list("Tags")?.unwrap_or_default(),
-        address: f.string("Address")?.unwrap_or_default(),
-        tagged_addresses: service_tagged_addresses(&mut f)?,
-        meta: f.string_map("Meta")?,
-        port: u32::try_from(port)
-            .map_err(|_| ApiError::bad_request(format!("Invalid service port {port}")))?,
-        weights: weights(&mut f)?,
-        enable_tag_override: f.boolean("EnableTagOverride")?.unwrap_or(false),
-        id,
-        service: name,
-        create_index: 0,
-        modify_index: 0,
-    };
+    let service = service_fields(&mut f, "Name")?;
     let mut checks = Vec::new();
     if let Some(c) = f.object("Check", "CheckType")? {
         checks.push(check_definition(c)?);

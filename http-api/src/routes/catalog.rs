@@ -14,13 +14,13 @@ use serde::Serialize;
 use crate::blocking::{self, QueryResult};
 use crate::decode::{parse_body, Fields};
 use crate::query::Params;
-use crate::response::{encode_json, json_bytes_response, json_response, ApiError};
+use crate::response::{json_response, ApiError};
 use crate::routes::read::Read;
 use crate::views::{NodeJson, NodeServiceJson, ServiceNodeJson};
 use crate::SharedState;
 
 /// Reads a `TaggedAddresses` map of a service: `{"lan": {"Address": .., "Port": ..}}`.
-pub fn service_tagged_addresses(
+fn service_tagged_addresses(
     f: &mut Fields,
 ) -> Result<Option<BTreeMap<String, ServiceAddress>>, ApiError> {
     let Some(value) = f.take(&["TaggedAddresses"]) else {
@@ -49,7 +49,7 @@ pub fn service_tagged_addresses(
 }
 
 /// Reads `Weights`.
-pub fn weights(f: &mut Fields) -> Result<Weights, ApiError> {
+fn weights(f: &mut Fields) -> Result<Weights, ApiError> {
     match f.object("Weights", "Weights")? {
         None => Ok(Weights::default()),
         Some(mut w) => {
@@ -61,28 +61,34 @@ pub fn weights(f: &mut Fields) -> Result<Weights, ApiError> {
     }
 }
 
-fn service_from(mut f: Fields) -> Result<Service, ApiError> {
-    let name = f.string("Service")?.unwrap_or_default();
+/// Reads the fields a service has in both the catalog and the agent forms; the name
+/// is under `name_key` (`Service` in a catalog registration, `Name` for the agent).
+pub fn service_fields(f: &mut Fields, name_key: &str) -> Result<Service, ApiError> {
+    let name = f.string(name_key)?.unwrap_or_default();
     let id = f
         .string("ID")?
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| name.clone());
     let port = f.integer("Port")?.unwrap_or(0);
-    let svc = Service {
+    Ok(Service {
         kind: f.string("Kind")?.unwrap_or_default(),
         tags: f.string_list("Tags")?.unwrap_or_default(),
         address: f.string("Address")?.unwrap_or_default(),
-        tagged_addresses: service_tagged_addresses(&mut f)?,
+        tagged_addresses: service_tagged_addresses(f)?,
         meta: f.string_map("Meta")?,
         port: u32::try_from(port)
             .map_err(|_| ApiError::bad_request(format!("Invalid service port {port}")))?,
-        weights: weights(&mut f)?,
+        weights: weights(f)?,
         enable_tag_override: f.boolean("EnableTagOverride")?.unwrap_or(false),
         id,
         service: name,
         create_index: 0,
         modify_index: 0,
-    };
+    })
+}
+
+fn service_from(mut f: Fields) -> Result<Service, ApiError> {
+    let svc = service_fields(&mut f, "Service")?;
     f.ignore(&[
         "Proxy",
         "Connect",
@@ -261,29 +267,22 @@ pub async fn nodes(
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let read = Read::begin(&api, q.as_deref()).await?;
-    let result = blocking::run(
-        &api.store,
-        Table::Catalog,
-        read.opts,
-        |s| s.catalog.nodes_index(),
-        |s| {
-            let nodes: Vec<Node> = s
-                .catalog
-                .nodes()
-                .filter(|n| read.node_meta_matches(&n.meta))
-                .filter(|n| read.keep(&NodeJson::from(*n)))
-                .cloned()
-                .collect();
-            QueryResult {
-                index: s.catalog.nodes_index(),
-                value: nodes,
-            }
-        },
-    )
-    .await;
-    let json: Vec<NodeJson<'_>> = result.value.iter().map(NodeJson::from).collect();
-    let mut resp = json_response(&json, read.pretty);
-    read.finish(&mut resp, result.index);
+    let resp = read
+        .answer(
+            &api.store,
+            |s| s.catalog.nodes_index(),
+            |s| {
+                let nodes: Vec<NodeJson<'_>> = s
+                    .catalog
+                    .nodes()
+                    .filter(|n| read.node_meta_matches(&n.meta))
+                    .map(NodeJson::from)
+                    .filter(|n| read.keep(n))
+                    .collect();
+                (s.catalog.nodes_index(), read.encode(&nodes))
+            },
+        )
+        .await;
     Ok(resp)
 }
 
@@ -339,29 +338,22 @@ pub async fn service(
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let read = Read::begin(&api, q.as_deref()).await?;
-    let pretty = read.pretty;
-    let result = blocking::run(
-        &api.store,
-        Table::Catalog,
-        read.opts,
-        |s| s.catalog.service_watch_index(&name),
-        |s| {
-            let rows: Vec<ServiceNodeJson<'_>> = s
-                .catalog
-                .service_instances(&name)
-                .filter(|(n, svc)| has_tags(svc, &read.params) && read.node_meta_matches(&n.meta))
-                .map(|(n, svc)| ServiceNodeJson::new(n, svc))
-                .filter(|row| read.keep(row))
-                .collect();
-            QueryResult {
-                index: s.catalog.service_index(&name),
-                value: encode_json(&rows, pretty),
-            }
-        },
-    )
-    .await;
-    let mut resp = json_bytes_response(axum::http::StatusCode::OK, result.value);
-    read.finish(&mut resp, result.index);
+    let resp = read
+        .answer(
+            &api.store,
+            |s| s.catalog.service_watch_index(&name),
+            |s| {
+                let rows: Vec<ServiceNodeJson<'_>> = s
+                    .catalog
+                    .service_instances(&name)
+                    .filter(|(n, svc)| has_tags(svc, &read.params) && read.node_meta_matches(&n.meta))
+                    .map(|(n, svc)| ServiceNodeJson::new(n, svc))
+                    .filter(|row| read.keep(row))
+                    .collect();
+                (s.catalog.service_index(&name), read.encode(&rows))
+            },
+        )
+        .await;
     Ok(resp)
 }
 

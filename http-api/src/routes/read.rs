@@ -1,12 +1,14 @@
 //! The preamble every catalog/health read shares: query parsing, consistency, headers.
 
 use axum::body::Body;
-use axum::http::{HeaderName, HeaderValue, Response};
-use rconsul_state::{Consistency, ReadMeta};
+use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
+use rconsul_state::store::State;
+use rconsul_state::{Consistency, ReadMeta, StateStore, Table};
 
+use crate::blocking::{self, QueryResult};
 use crate::filter::Filter;
 use crate::query::{BlockingOptions, Params};
-use crate::response::{add_query_meta, ApiError};
+use crate::response::{add_query_meta, encode_json, json_bytes_response, ApiError};
 use crate::ApiState;
 
 /// `X-Consul-Effective-Consistency` (catalog and health reads only).
@@ -68,6 +70,33 @@ impl Read {
             let (k, v) = kv.split_once(':').unwrap_or((kv, ""));
             meta.as_ref().and_then(|m| m.get(k)).map(String::as_str) == Some(v)
         })
+    }
+
+    /// Runs a blocking catalog read and answers it as JSON with the read headers.
+    ///
+    /// `query` returns the result's index and its JSON, encoded by [`Read::encode`] while
+    /// the state's read lock is held, so rows are serialised straight from the state
+    /// instead of being copied out first. `watch` is the cheap probe that decides when
+    /// `query` must run again (see [`blocking::run`]).
+    pub async fn answer(
+        &self,
+        store: &StateStore,
+        watch: impl Fn(&State) -> u64,
+        mut query: impl FnMut(&State) -> (u64, Vec<u8>),
+    ) -> Response<Body> {
+        let result = blocking::run(store, Table::Catalog, self.opts, watch, |s| {
+            let (index, value) = query(s);
+            QueryResult { index, value }
+        })
+        .await;
+        let mut resp = json_bytes_response(StatusCode::OK, result.value);
+        self.finish(&mut resp, result.index);
+        resp
+    }
+
+    /// Encodes a response body (pretty or compact, as asked).
+    pub fn encode<T: serde::Serialize + ?Sized>(&self, value: &T) -> Vec<u8> {
+        encode_json(value, self.pretty)
     }
 
     /// Adds the index, leader and consistency headers.
