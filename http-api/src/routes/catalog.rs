@@ -20,9 +20,7 @@ use crate::views::{NodeJson, NodeServiceJson, ServiceNodeJson};
 use crate::SharedState;
 
 /// Reads a `TaggedAddresses` map of a service: `{"lan": {"Address": .., "Port": ..}}`.
-fn service_tagged_addresses(
-    f: &mut Fields,
-) -> Result<Option<BTreeMap<String, ServiceAddress>>, ApiError> {
+fn service_tagged_addresses(f: &mut Fields) -> Result<Option<BTreeMap<String, ServiceAddress>>, ApiError> {
     let Some(value) = f.take(&["TaggedAddresses"]) else {
         return Ok(None);
     };
