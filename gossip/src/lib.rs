@@ -297,15 +297,18 @@ async fn run(
     changes: watch::Sender<u64>,
 ) {
     let mut runtime = foca::AccumulatingRuntime::new();
-    let mut left: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Members that announced a graceful leave, with the identity (bump) that left. A
+    // later identity rejoining clears it; gossip about the old one arriving after the
+    // notice does not.
+    let mut left: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     while let Some(input) = rx.recv().await {
         let mut leave_done = None;
         let result = match input {
             Input::Data(data) => match data.first() {
                 Some(&KIND_FOCA) => foca.handle_data(&data[1..], &mut runtime),
                 Some(&KIND_LEAVE) => {
-                    if let Ok(name) = postcard::from_bytes::<String>(&data[1..]) {
-                        if left.insert(name.clone()) {
+                    if let Ok((name, bump)) = postcard::from_bytes::<(String, u64)>(&data[1..]) {
+                        if left.insert(name.clone(), bump).is_none_or(|old| old < bump) {
                             // First time we hear it: pass it on, so members the leaver
                             // did not know yet learn it too.
                             for m in foca.iter_members() {
@@ -337,7 +340,8 @@ async fn run(
                 foca.announce(dst, &mut runtime)
             }
             Input::Leave(done) => {
-                if let Ok(notice) = postcard::to_stdvec(&foca.identity().name) {
+                let me = foca.identity();
+                if let Ok(notice) = postcard::to_stdvec(&(me.name.clone(), me.bump)) {
                     let mut packet = vec![KIND_LEAVE];
                     packet.extend_from_slice(&notice);
                     for m in foca.iter_members() {
@@ -369,13 +373,17 @@ async fn run(
             let mut table = members.write();
             match notification {
                 OwnedNotification::MemberUp(id) => {
-                    left.remove(&id.name);
-                    tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", id.name, id.addr.ip());
-                    table.insert(id.name.clone(), member_of(&id, MemberStatus::Alive));
+                    if left.get(&id.name).is_some_and(|bump| id.bump <= *bump) {
+                        table.insert(id.name.clone(), member_of(&id, MemberStatus::Left));
+                    } else {
+                        left.remove(&id.name);
+                        tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", id.name, id.addr.ip());
+                        table.insert(id.name.clone(), member_of(&id, MemberStatus::Alive));
+                    }
                     changed = true;
                 }
                 OwnedNotification::MemberDown(id) => {
-                    let status = if left.contains(&id.name) {
+                    let status = if left.contains_key(&id.name) {
                         MemberStatus::Left
                     } else {
                         MemberStatus::Failed
