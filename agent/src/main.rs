@@ -4,8 +4,10 @@ mod checks;
 mod cli;
 mod cluster;
 mod config;
+mod events;
 mod local;
 mod logging;
+mod regexp;
 mod run;
 mod sessions;
 
@@ -88,6 +90,8 @@ fn main() -> ExitCode {
         Some("maint") => ExitCode::from(exit(cli::run_maint(&args[1..]))),
         Some("reload") => ExitCode::from(exit(cli::run_reload(&args[1..]))),
         Some("leave") => ExitCode::from(exit(cli::run_leave(&args[1..]))),
+        Some("event") => ExitCode::from(exit(cli::run_event(&args[1..]))),
+        Some("watch") => ExitCode::from(exit(cli::run_watch(&args[1..]))),
         Some("-h") | Some("-help") | Some("--help") => {
             cli::print_usage();
             ExitCode::SUCCESS

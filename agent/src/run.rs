@@ -218,6 +218,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         store: store.clone(),
         consensus: raft.clone(),
         agent: agent.clone(),
+        events: crate::events::AgentEvents::start(cluster_tasks.gossip.clone(), cfg.node_name.clone(), {
+            let agent = agent.clone();
+            Arc::new(move || agent.local_services())
+        }),
     });
     let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));
     tokio::spawn(crate::sessions::run(store.clone(), raft.clone(), stop_rx.clone()));

@@ -6,7 +6,12 @@
 //!
 //! foca has no "left" state: a graceful leave sends a small out-of-band notice to every
 //! member before foca announces us down, so peers record `left` rather than `failed`.
-//! Packets carry a one-byte kind prefix: 0 for foca, 1 for a leave notice.
+//! Packets carry a one-byte kind prefix: 0 for foca, 1 for a leave notice, 2 for a user
+//! message ([`broadcast`]: Consul's user events).
+
+mod broadcast;
+
+pub use broadcast::UserMessage;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,7 +25,9 @@ use parking_lot::RwLock;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast as fanout, mpsc, oneshot, watch};
+
+use crate::broadcast::{LamportClock, SeenIds, KIND_USER};
 
 const KIND_FOCA: u8 = 0;
 const KIND_LEAVE: u8 = 1;
@@ -135,6 +142,8 @@ pub struct Gossip {
     members: Table,
     changes: watch::Receiver<u64>,
     me: Identity,
+    user_tx: fanout::Sender<UserMessage>,
+    clock: Arc<LamportClock>,
 }
 
 impl std::fmt::Debug for Gossip {
@@ -209,6 +218,8 @@ impl Gossip {
         let (tx, rx) = mpsc::channel(1024);
         let rng: StdRng = rand::make_rng();
         let foca = Foca::new(me.clone(), foca_config(&cfg), rng, PostcardCodec);
+        let (user_tx, _) = fanout::channel(256);
+        let clock = Arc::new(LamportClock::default());
         tokio::spawn(run(
             foca,
             rx,
@@ -216,6 +227,11 @@ impl Gossip {
             socket.clone(),
             members.clone(),
             changes_tx,
+            Users {
+                tx: user_tx.clone(),
+                clock: clock.clone(),
+                seen: SeenIds::default(),
+            },
         ));
         tokio::spawn(receive(socket, tx.clone()));
         tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", me.name, me.addr.ip());
@@ -224,6 +240,8 @@ impl Gossip {
             members,
             changes,
             me,
+            user_tx,
+            clock,
         })
     }
 
@@ -249,6 +267,23 @@ impl Gossip {
             .values()
             .filter(|m| m.status == MemberStatus::Alive)
             .count()
+    }
+
+    /// Sends a user message to every member, this agent included (it arrives through
+    /// [`Gossip::user_messages`] like a received one); returns its Lamport time.
+    /// Fails only when the gossip loop is gone or hopelessly behind.
+    pub fn broadcast(&self, payload: &[u8]) -> Result<u64, GossipError> {
+        let ltime = self.clock.tick();
+        let packet = broadcast::encode(ltime, rand::random(), payload);
+        self.tx
+            .try_send(Input::Data(Bytes::from(packet)))
+            .map_err(|e| GossipError(format!("cannot queue user message: {e}")))?;
+        Ok(ltime)
+    }
+
+    /// Subscribes to user messages (each delivered once, in arrival order).
+    pub fn user_messages(&self) -> fanout::Receiver<UserMessage> {
+        self.user_tx.subscribe()
     }
 
     /// Leaves gracefully: peers record us as `left`.
@@ -288,6 +323,27 @@ fn member_of(id: &Identity, status: MemberStatus) -> Member {
     }
 }
 
+/// The run loop's share of user messages: subscribers, the clock, duplicates seen.
+struct Users {
+    tx: fanout::Sender<UserMessage>,
+    clock: Arc<LamportClock>,
+    seen: SeenIds,
+}
+
+impl Users {
+    /// Handles a user-message packet: the first copy is delivered and returned for
+    /// forwarding; duplicates and garbage give `None`.
+    fn receive(&mut self, packet: &Bytes) -> Option<()> {
+        let (ltime, id, payload) = broadcast::decode(packet)?;
+        self.clock.witness(ltime);
+        if !self.seen.insert(id) {
+            return None;
+        }
+        let _ = self.tx.send(UserMessage { ltime, payload });
+        Some(())
+    }
+}
+
 async fn run(
     mut foca: Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
     mut rx: mpsc::Receiver<Input>,
@@ -295,6 +351,7 @@ async fn run(
     socket: Arc<UdpSocket>,
     members: Table,
     changes: watch::Sender<u64>,
+    mut users: Users,
 ) {
     let mut runtime = foca::AccumulatingRuntime::new();
     // Members that announced a graceful leave, with the identity (bump) that left. A
@@ -324,6 +381,14 @@ async fn run(
                         }
                         drop(table);
                         changes.send_modify(|n| *n += 1);
+                    }
+                    Ok(())
+                }
+                Some(&KIND_USER) => {
+                    if users.receive(&data).is_some() {
+                        for m in foca.iter_members() {
+                            let _ = socket.send_to(&data, m.id().addr).await;
+                        }
                     }
                     Ok(())
                 }

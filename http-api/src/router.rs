@@ -7,7 +7,7 @@ use axum::routing::{get, put, MethodRouter};
 use axum::Router;
 
 use crate::response::{add_common_headers, ApiError};
-use crate::routes::{agent, catalog, health, kv, session, status, txn};
+use crate::routes::{agent, catalog, event, health, kv, session, status, txn};
 use crate::SharedState;
 
 /// Adds Consul's OPTIONS answer and 405 body to a method router.
@@ -182,6 +182,9 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/v1/session/renew/{*id}", allow(PUT_ONLY, put(session::renew)))
         .route("/v1/txn", allow(PUT_ONLY, put(txn::txn)))
+        .route("/v1/event/fire/", allow(PUT_ONLY, put(event::missing_name)))
+        .route("/v1/event/fire/{*name}", allow(PUT_ONLY, put(event::fire)))
+        .route("/v1/event/list", allow(READ_ONLY, get(event::list)))
         .route("/v1/kv", get(redirect_kv))
         .route("/v1/kv/", kv_routes())
         .route("/v1/kv/{*key}", kv_routes())

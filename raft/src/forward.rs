@@ -12,6 +12,18 @@ const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle connections kept per pool.
 const MAX_IDLE: usize = 128;
 
+/// Why a forwarded request got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ForwardError {
+    /// No connection could be made: the request was never sent, so it is safe to retry
+    /// elsewhere.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The request may or may not have been handled.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Idle connections to other servers, keyed by address.
 #[derive(Default)]
 pub struct ForwardPool {
@@ -39,12 +51,14 @@ impl ForwardPool {
     }
 
     /// Sends `req` to the server at `addr` and returns its answer.
-    pub async fn call(&self, addr: &str, req: &RpcRequest) -> Result<RpcResponse, String> {
+    pub async fn call(&self, addr: &str, req: &RpcRequest) -> Result<RpcResponse, ForwardError> {
         // A pooled connection may have been closed by the peer: retry once on a new one.
         for attempt in 0..2 {
             let mut conn = match self.take(addr) {
                 Some(c) if attempt == 0 => c,
-                _ => connect(addr).await.map_err(|e| format!("dial tcp {addr}: {e}"))?,
+                _ => connect(addr)
+                    .await
+                    .map_err(|e| ForwardError::Unreachable(format!("dial tcp {addr}: {e}")))?,
             };
             match tokio::time::timeout(FORWARD_TIMEOUT, rpc::call(&mut conn, req)).await {
                 Ok(Ok(resp)) => {
@@ -54,10 +68,10 @@ impl ForwardPool {
                 Ok(Err(e)) if attempt == 0 => {
                     tracing::debug!(target: "agent.server.rpc", "forward to {addr} failed, retrying: {e}");
                 }
-                Ok(Err(e)) => return Err(e.to_string()),
-                Err(_) => return Err(format!("rpc to {addr} timed out")),
+                Ok(Err(e)) => return Err(ForwardError::Failed(e.to_string())),
+                Err(_) => return Err(ForwardError::Failed(format!("rpc to {addr} timed out"))),
             }
         }
-        Err(format!("rpc to {addr} failed"))
+        Err(ForwardError::Failed(format!("rpc to {addr} failed")))
     }
 }

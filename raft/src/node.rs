@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
-use crate::forward::ForwardPool;
+use crate::forward::{ForwardError, ForwardPool};
 use crate::rpc::{RpcRequest, RpcResponse};
 
 use crate::network::NetworkFactory;
@@ -417,7 +417,7 @@ impl ReadRounds {
                 let answer = match pool.call(addr, &req).await {
                     Ok(RpcResponse::ReadIndex(r)) => r,
                     Ok(_) => Err(ConsensusError::Failed("unexpected response to read index".into())),
-                    Err(e) => Err(ConsensusError::Failed(e)),
+                    Err(e) => Err(ConsensusError::Failed(e.to_string())),
                 };
                 let mut st = self.state.lock().await;
                 st.completed += 1;
@@ -455,6 +455,8 @@ fn now_ms() -> u64 {
 /// How long a request waits for a leader to appear before failing with
 /// `No cluster leader` (Consul holds RPCs up to `rpc_hold_timeout`, 7 s).
 const LEADER_HOLD: Duration = Duration::from_secs(2);
+/// How long a forwarded write keeps retrying when the leader it was sent to is gone.
+const RPC_HOLD: Duration = Duration::from_secs(5);
 /// Longest a write waits to commit before the client is told it failed.
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest a follower waits to catch up to the leader's index for a read.
@@ -481,7 +483,7 @@ impl RaftNode {
 
     /// One RPC to another server (through the forwarding pool).
     pub async fn forward_call(&self, addr: &str, req: &RpcRequest) -> Result<RpcResponse, String> {
-        self.forward.call(addr, req).await
+        self.forward.call(addr, req).await.map_err(|e| e.to_string())
     }
 
     /// Records that the leader just contacted us.
@@ -549,6 +551,19 @@ impl RaftNode {
         }
     }
 
+    /// Waits until a leader other than `old` is known; false if `deadline` passes first.
+    async fn wait_for_leader_change(&self, old: u64, deadline: tokio::time::Instant) -> bool {
+        loop {
+            if self.view.read().leader.is_some_and(|l| l != old) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Leader side of a follower's read: confirms leadership with a quorum and
     /// returns the index the follower must have applied.
     pub async fn read_index(&self, linearizable: bool) -> Result<u64, ConsensusError> {
@@ -592,17 +607,37 @@ impl RaftNode {
 impl Consensus for RaftNode {
     fn write(&self, command: Command) -> BoxFuture<'_, Result<CommandResult, ConsensusError>> {
         Box::pin(async move {
-            match self.leader().await {
-                None => Err(ConsensusError::NoLeader),
-                Some((leader, _)) if leader == self.id => self.write_as_leader(command).await,
-                Some((_, None)) => Err(ConsensusError::NoLeader),
-                Some((_, Some(addr))) => match self.forward.call(&addr, &RpcRequest::Write(command)).await {
-                    Ok(RpcResponse::Write(r)) => r,
-                    Ok(_) => Err(ConsensusError::Failed(
-                        "unexpected response to a forwarded write".into(),
-                    )),
-                    Err(e) => Err(ConsensusError::Failed(e)),
-                },
+            // Like Consul's rpc_hold_timeout: a write that could not reach a leader (it
+            // died, or stepped down) waits for the next one instead of failing at once.
+            let deadline = tokio::time::Instant::now() + RPC_HOLD;
+            loop {
+                let (leader, addr) = match self.leader().await {
+                    None | Some((_, None)) => return Err(ConsensusError::NoLeader),
+                    Some((leader, _)) if leader == self.id => return self.write_as_leader(command).await,
+                    Some((leader, Some(addr))) => (leader, addr),
+                };
+                let error = match self
+                    .forward
+                    .call(&addr, &RpcRequest::Write(command.clone()))
+                    .await
+                {
+                    Ok(RpcResponse::Write(Err(ConsensusError::NoLeader))) => ConsensusError::NoLeader,
+                    Ok(RpcResponse::Write(r)) => return r,
+                    Ok(_) => {
+                        return Err(ConsensusError::Failed(
+                            "unexpected response to a forwarded write".into(),
+                        ))
+                    }
+                    Err(ForwardError::Unreachable(e)) => {
+                        tracing::debug!(target: "agent.server.rpc", "leader unreachable, holding the write: {e}");
+                        ConsensusError::NoLeader
+                    }
+                    Err(ForwardError::Failed(e)) => return Err(ConsensusError::Failed(e)),
+                };
+                // Not handled anywhere: safe to send again once another leader is known.
+                if !self.wait_for_leader_change(leader, deadline).await {
+                    return Err(error);
+                }
             }
         })
     }
@@ -624,28 +659,40 @@ impl Consensus for RaftNode {
                     },
                 });
             }
-            match self.leader().await {
-                None | Some((_, None)) => Err(ConsensusError::NoLeader),
-                Some((leader, _)) if leader == self.id => {
-                    if mode == Consistency::Consistent {
-                        self.raft
-                            .ensure_linearizable()
-                            .await
-                            .map_err(|_| ConsensusError::NoLeader)?;
+            let deadline = tokio::time::Instant::now() + RPC_HOLD;
+            loop {
+                match self.leader().await {
+                    None | Some((_, None)) => return Err(ConsensusError::NoLeader),
+                    Some((leader, _)) if leader == self.id => {
+                        if mode == Consistency::Consistent {
+                            self.raft
+                                .ensure_linearizable()
+                                .await
+                                .map_err(|_| ConsensusError::NoLeader)?;
+                        }
+                        return Ok(ReadMeta {
+                            known_leader: true,
+                            last_contact_ms: 0,
+                        });
                     }
-                    Ok(ReadMeta {
-                        known_leader: true,
-                        last_contact_ms: 0,
-                    })
-                }
-                Some((_, Some(addr))) => {
-                    // A follower serves the read itself once it has applied everything
-                    // the leader had committed when asked (a read-index barrier).
-                    self.catch_up_with(&addr, mode == Consistency::Consistent).await?;
-                    Ok(ReadMeta {
-                        known_leader: true,
-                        last_contact_ms: self.last_contact_ms(),
-                    })
+                    Some((leader, Some(addr))) => {
+                        // A follower serves the read itself once it has applied everything
+                        // the leader had committed when asked (a read-index barrier).
+                        match self.catch_up_with(&addr, mode == Consistency::Consistent).await {
+                            Ok(()) => {
+                                return Ok(ReadMeta {
+                                    known_leader: true,
+                                    last_contact_ms: self.last_contact_ms(),
+                                })
+                            }
+                            // Reads are safe to retry: ask the next leader.
+                            Err(e) => {
+                                if !self.wait_for_leader_change(leader, deadline).await {
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    }
                 }
             }
         })

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod catalog;
 pub mod command;
 pub mod consensus;
+pub mod event;
 pub mod kv;
 pub mod session;
 pub mod store;

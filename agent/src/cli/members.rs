@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use super::args::{Flag, Kind, Parsed};
 use super::command::{self, flag, HttpFlags};
-use super::regexp::Regexp;
 use super::{columnize, Ui};
+use crate::regexp::Regexp;
 
 const HELP: &str = r#"
 Usage: consul members [options]

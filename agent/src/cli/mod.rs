@@ -8,7 +8,7 @@
 //! talks to the agent, [`command`] holds what the agent-facing commands share (help
 //! handling, command groups, the Go `api` package's error wording), [`tabwriter`] and
 //! [`columnize`] align tables like Go's `text/tabwriter` and `ryanuber/columnize`,
-//! [`regexp`] is a small Go-syntax regexp engine for `members -status`; the other modules
+//! `crate::regexp` (Go-syntax regexps) serves `members -status`; the other modules
 //! are the commands. Every command writes through a [`Ui`] so tests can capture its
 //! output.
 //!
@@ -19,16 +19,17 @@ mod args;
 mod catalog;
 mod columnize;
 mod command;
+mod event;
 mod http;
 mod kv;
 mod lifecycle;
 mod lock;
 mod maint;
 mod members;
-mod regexp;
 mod services;
 mod tabwriter;
 mod version;
+mod watch;
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Read, Write};
@@ -37,9 +38,10 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 10] = [
+const COMMANDS: [(&str, &str); 12] = [
     ("agent", "Runs a Consul agent"),
     ("catalog", "Interact with the catalog"),
+    ("event", "Fire a new event"),
     ("kv", "Interact with the key-value store"),
     ("leave", "Gracefully leaves the Consul cluster and shuts down"),
     ("lock", "Execute a command holding a lock"),
@@ -48,6 +50,7 @@ const COMMANDS: [(&str, &str); 10] = [
     ("reload", "Triggers the agent to reload configuration files"),
     ("services", "Interact with services"),
     ("version", "Prints the Consul version"),
+    ("watch", "Watch for changes in Consul"),
 ];
 
 /// `rconsul version`: prints Consul's version banner to stdout and returns 0.
@@ -103,6 +106,18 @@ pub fn run_reload(args: &[String]) -> i32 {
 /// after `members`; returns 0, 1 on errors, or 2 when no member matches `-status`.
 pub fn run_members(args: &[String]) -> i32 {
     with_std_ui(|ui| members::run(ui, args))
+}
+
+/// `rconsul event -name=NAME [-node|-service|-tag=<regexp>] [payload]`: fires a user
+/// event; returns the exit code.
+pub fn run_event(args: &[String]) -> i32 {
+    with_std_ui(|ui| event::run(ui, args))
+}
+
+/// `rconsul watch -type=TYPE [options] [handler...]`: runs the handler on every change
+/// of the view (or prints it once without a handler); returns the exit code.
+pub fn run_watch(args: &[String]) -> i32 {
+    with_std_ui(|ui| watch::run(ui, args))
 }
 
 /// `rconsul leave`: asks the agent to leave the cluster gracefully and shut down; returns
@@ -232,6 +247,7 @@ mod tests {
              Available commands are:\n    \
              agent       Runs a Consul agent\n    \
              catalog     Interact with the catalog\n    \
+             event       Fire a new event\n    \
              kv          Interact with the key-value store\n    \
              leave       Gracefully leaves the Consul cluster and shuts down\n    \
              lock        Execute a command holding a lock\n    \
@@ -239,7 +255,8 @@ mod tests {
              members     Lists the members of a Consul cluster\n    \
              reload      Triggers the agent to reload configuration files\n    \
              services    Interact with services\n    \
-             version     Prints the Consul version\n\n"
+             version     Prints the Consul version\n    \
+             watch       Watch for changes in Consul\n\n"
         );
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod catalog;
+pub mod event;
 pub mod health;
 pub mod kv;
 mod read;

@@ -1,6 +1,6 @@
-//! A small regular-expression engine for `consul members -status=<regexp>`, accepting the
-//! commonly used part of Go's RE2 syntax and reporting errors with Go's `regexp` wording
-//! (`error parsing regexp: missing closing ): `(``).
+//! A small regular-expression engine for Go-syntax patterns (`consul members -status`,
+//! user event filters), accepting the commonly used part of Go's RE2 syntax and reporting
+//! errors with Go's `regexp` wording (`error parsing regexp: missing closing ): `(``).
 //!
 //! Supported: literals, `.`, `^`, `$`, `|`, groups (`(...)`, `(?:...)`, `(?P<name>...)`,
 //! `(?<name>...)`), flags `i`, `m`, `s`, `U` (`(?i)`, `(?i:...)`), the repetitions `*`,
