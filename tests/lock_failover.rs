@@ -168,3 +168,80 @@ fn no_lock_is_held_twice_across_a_leader_failover() {
     assert_eq!(counter, count(&runs), "the counter lost updates");
     assert!(!work.join("held").exists());
 }
+
+/// Starts `rconsul lock PREFIX CHILD` against `agent`.
+fn lock_process(http_addr: &str, prefix: &str, child: &str) -> std::process::Child {
+    Command::new(BIN)
+        .args(["lock", &format!("-http-addr={http_addr}"), prefix, child])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn rconsul lock")
+}
+
+#[test]
+fn killing_the_holders_agent_hands_the_lock_over_after_the_lock_delay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Agent::server("127.0.13.11", &dir.path().join("s"), &[]);
+    server.wait_ready(CONVERGE);
+    let client = |ip: &str, name: &str| {
+        Agent::with_args(
+            ip,
+            vec![
+                "agent".into(),
+                format!("-bind={ip}"),
+                format!("-client={ip}"),
+                format!("-node={name}"),
+                "-retry-join=127.0.13.11".into(),
+                format!("-data-dir={}", dir.path().join(name).display()),
+            ],
+        )
+    };
+    let mut holder_agent = client("127.0.13.12", "holder");
+    let waiter_agent = client("127.0.13.13", "waiter");
+    for (agent, node) in [(&holder_agent, "holder"), (&waiter_agent, "waiter")] {
+        agent.wait_ready(CONVERGE);
+        wait_for("serfHealth passing", CONVERGE, || {
+            let checks = try_http("GET", &agent.url(&format!("/v1/health/node/{node}")), None).ok()?;
+            checks
+                .json()
+                .as_array()?
+                .iter()
+                .any(|c| c["CheckID"] == "serfHealth" && c["Status"] == "passing")
+                .then_some(())
+        });
+    }
+    let (a_marker, b_marker) = (dir.path().join("a"), dir.path().join("b"));
+    let mut a = lock_process(
+        "127.0.13.12:8500",
+        "svc/leader",
+        &format!("touch {}; sleep 300", a_marker.display()),
+    );
+    wait_for("A to hold the lock", CONVERGE, || a_marker.exists().then_some(()));
+    let mut b = lock_process(
+        "127.0.13.13:8500",
+        "svc/leader",
+        &format!("touch {}; sleep 300", b_marker.display()),
+    );
+    let killed = std::time::Instant::now();
+    holder_agent.kill9();
+    // The holder's node fails, its session is invalidated, and the key stays locked for
+    // the session's lock-delay (15 s, rconsul lock's default as Consul's) before B gets it.
+    wait_for("B to take the lock over", Duration::from_secs(60), || {
+        b_marker.exists().then_some(())
+    });
+    let waited = killed.elapsed();
+    // SIGTERM: rconsul lock passes it on to its child and exits.
+    for child in [&mut a, &mut b] {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let _ = child.wait();
+    }
+    assert!(
+        waited >= Duration::from_secs(15),
+        "B took the lock {waited:?} after the holder's agent died, inside the lock-delay"
+    );
+}
