@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{cli, try_http, wait_for, Agent};
+use rconsul_dns::proto::op::{Message, Query};
+use rconsul_dns::proto::rr::{Name, RData, RecordType};
 
 const CONVERGE: Duration = Duration::from_secs(30);
 
@@ -42,6 +44,18 @@ fn client(ip: &str, name: &str, dir: &Path, join: &str) -> Agent {
             format!("-retry-join={join}"),
         ],
     )
+}
+
+/// One DNS question over UDP to `ip:8600`; None if no (decodable) answer came.
+fn dns_udp(ip: &str, name: &str, qtype: RecordType) -> Option<Message> {
+    let mut msg = Message::query();
+    msg.add_query(Query::query(Name::from_ascii(name).ok()?, qtype));
+    let sock = std::net::UdpSocket::bind((ip, 0)).ok()?;
+    sock.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    sock.send_to(&msg.to_vec().ok()?, (ip, 8600)).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let n = sock.recv(&mut buf).ok()?;
+    Message::from_vec(&buf[..n]).ok()
 }
 
 fn leader_of(agent: &Agent) -> Option<String> {
@@ -100,6 +114,22 @@ fn seed_topology_failover_and_quorum() {
             (rows.as_array().map(Vec::len) == Some(1) && rows[0]["Node"] == "c1").then_some(())
         });
     }
+
+    // And in DNS through the client (SRV with the client's address as the target's A).
+    let srv = wait_for("redis in the client's DNS", CONVERGE, || {
+        let reply = dns_udp("127.0.8.14", "redis.service.consul.", RecordType::SRV)?;
+        (reply.answers.len() == 1).then_some(reply)
+    });
+    match &srv.answers[0].data {
+        RData::SRV(s) => assert_eq!(s.port, 6379),
+        other => panic!("not an SRV answer: {other:?}"),
+    }
+    assert!(
+        srv.additionals
+            .iter()
+            .any(|r| matches!(&r.data, RData::A(a) if a.0.to_string() == "127.0.8.14")),
+        "{srv:?}"
+    );
 
     // Kill -9 the leader while a writer keeps writing through the client.
     let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
