@@ -7,6 +7,7 @@ mod config;
 mod events;
 mod local;
 mod logging;
+mod member_snapshot;
 mod regexp;
 mod run;
 mod sessions;

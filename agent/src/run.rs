@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::cluster;
 use crate::config::AgentConfig;
 use crate::local::{self, AgentInfo, LocalAgentImpl};
+use crate::member_snapshot;
 
 /// Reads the node UUID from `data_dir/node-id`, creating it on first start.
 fn load_or_create_node_id(cfg: &AgentConfig) -> anyhow::Result<String> {
@@ -62,6 +63,8 @@ async fn shutdown_signal() -> &'static str {
 /// The cluster machinery an agent runs.
 struct ClusterTasks {
     gossip: Arc<rconsul_gossip::Gossip>,
+    /// `<data-dir>/serf/local.snapshot`, when the agent has a data dir.
+    member_snapshot: Option<std::path::PathBuf>,
 }
 
 /// Starts the server port listener, gossip, joining, and the membership loops.
@@ -105,7 +108,30 @@ async fn start_cluster(
     );
     let source = gossip.clone();
     agent.set_members_source(Arc::new(move || cluster::api_members(source.members())));
-    let joins = cluster::resolve_join(&cfg.retry_join, 8301);
+    let mut joins = cluster::resolve_join(&cfg.retry_join, 8301);
+    let member_snapshot = cfg
+        .data_dir
+        .as_deref()
+        .filter(|_| !cfg.dev)
+        .map(member_snapshot::path);
+    if let Some(path) = &member_snapshot {
+        let known = member_snapshot::rejoin_addrs(&member_snapshot::load(path));
+        if !known.is_empty() {
+            tracing::info!(target: "agent.server.serf.lan", "serf: Attempting re-join to previously known nodes: {}", known.len());
+            joins.extend(
+                known
+                    .into_iter()
+                    .filter(|a| !joins.contains(a))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        tokio::spawn(member_snapshot::keep(
+            gossip.clone(),
+            path.clone(),
+            cfg.node_name.clone(),
+            stop_rx.clone(),
+        ));
+    }
     tokio::spawn(cluster::retry_join(
         gossip.clone(),
         joins,
@@ -128,7 +154,10 @@ async fn start_cluster(
             stop_rx.clone(),
         ));
     }
-    Ok(ClusterTasks { gossip })
+    Ok(ClusterTasks {
+        gossip,
+        member_snapshot,
+    })
 }
 
 /// Runs the agent until it is told to stop.
@@ -288,6 +317,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     if *leave_rx.borrow() || !cfg.server {
         // `rconsul leave`, or a client stopping (Consul's leave_on_terminate for clients).
         cluster_tasks.gossip.leave().await;
+        if let Some(path) = &cluster_tasks.member_snapshot {
+            member_snapshot::mark_left(path);
+        }
     }
     let _ = stop_tx.send(true);
     let _ = syncer.await;
