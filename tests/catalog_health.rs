@@ -1,6 +1,6 @@
 //! Service discovery and health checking through a dev agent: registration, check
 //! runners turning instances healthy and unhealthy, blocking queries on health,
-//! config-file services with reload, and anti-entropy repairing the catalog.
+//! config-file services (JSON and HCL) with reload, and anti-entropy repairing the catalog.
 
 mod common;
 
@@ -401,6 +401,84 @@ fn config_file_services_reload_and_anti_entropy() {
         .then_some(())
     });
     assert!(agent.log().contains("agent: Synced service \"nginx\""));
+}
+
+/// The whole agent configured from one HCL file: settings, two `service` blocks (one with
+/// an embedded HTTP check), then a reload that switches to a `services` list.
+#[test]
+fn hcl_config_file_settings_services_and_reload() {
+    let ip = "127.0.4.7";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let upstream = Upstream::start(&format!("{ip}:0"));
+    let conf = dir.path().join("agent.hcl");
+    let settings = format!(
+        r#"# rconsul reads this like Consul does
+server           = true
+bootstrap_expect = 1
+bind_addr        = "{ip}"
+client_addr      = "{ip}"
+data_dir         = "{data}"
+node_name        = "hcl-node"
+node_meta {{
+  rack = "r7"
+}}
+ports {{
+  grpc = -1
+}}
+"#,
+        data = dir.path().join("data").display()
+    );
+    let services = format!(
+        r#"
+service {{
+  name = "web"
+  port = {port}
+  tags = ["hcl"]
+  check {{
+    http     = "http://{addr}/health"
+    interval = "1s"
+  }}
+}}
+service {{
+  name = "db"
+  port = 5432
+}}
+"#,
+        port = upstream.addr.port(),
+        addr = upstream.addr
+    );
+    std::fs::write(&conf, format!("{settings}{services}")).expect("write");
+    let agent = Agent::with_args(
+        ip,
+        vec!["agent".into(), format!("-config-file={}", conf.display())],
+    );
+    agent.wait_ready(READY);
+
+    let self_cfg = agent.get("/v1/agent/self").json();
+    assert_eq!(self_cfg["Config"]["NodeName"], "hcl-node", "{}", agent.log());
+    assert_eq!(self_cfg["Config"]["Server"], true);
+    let local = agent.get("/v1/agent/services").json();
+    assert_eq!(local["web"]["Tags"], serde_json::json!(["hcl"]), "{local}");
+    assert_eq!(local["db"]["Port"], 5432, "{local}");
+    wait_for("web's HCL check passing", TRANSITION, || {
+        (passing_ids(&agent, "web") == ["web"]).then_some(())
+    });
+    wait_for("db in the catalog", TRANSITION, || {
+        (agent.get("/v1/catalog/service/db").json()[0]["ServicePort"] == 5432).then_some(())
+    });
+
+    std::fs::write(
+        &conf,
+        format!("{settings}\nservices = [\n  {{ name = \"cache\", port = 6379 }},\n]\n"),
+    )
+    .expect("write");
+    let addr = format!("-http-addr={ip}:8500");
+    let (code, _, err) = cli(&["reload", &addr], &[]);
+    assert_eq!(code, 0, "{err}");
+    wait_for("cache from the reloaded HCL file", TRANSITION, || {
+        let local = agent.get("/v1/agent/services").json();
+        (local.get("cache").is_some() && local.get("web").is_none()).then_some(())
+    });
 }
 
 #[test]

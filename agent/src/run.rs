@@ -221,6 +221,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             serf_lan_port: u16::try_from(cfg.ports.serf_lan).unwrap_or(8301),
             scripts_allowed: cfg.enable_script_checks || cfg.enable_local_script_checks,
             config_sources: cfg.config_sources.clone(),
+            config_format: cfg.config_format,
         },
         store.clone(),
         raft.clone(),
@@ -229,8 +230,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let cluster_tasks = start_cluster(&cfg, advertise, &raft, &agent, &store, &stop_rx).await?;
 
-    let (services, checks) =
-        local::config_services::load(&cfg.config_sources).map_err(|e| anyhow::anyhow!(e))?;
+    let (services, checks) = local::config_services::load(&cfg.config_sources, cfg.config_format)
+        .map_err(|e| anyhow::anyhow!(e))?;
     agent
         .replace_config_definitions(services, checks)
         .map_err(|e| anyhow::anyhow!("invalid service or check definition in the config: {e}"))?;

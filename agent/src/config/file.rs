@@ -1,4 +1,7 @@
-//! JSON configuration files (`-config-file` / `-config-dir`) with Consul's snake_case keys.
+//! Configuration files (`-config-file` / `-config-dir`), JSON or HCL, with Consul's snake_case keys.
+//!
+//! HCL files are converted to the equivalent JSON value first (`hcl.rs`), so both formats
+//! are decoded and validated by the same code.
 //!
 //! Files are decoded by walking a `serde_json::Value` (not `serde` derive) so that unknown
 //! keys and wrongly typed values produce Consul-style messages naming the key and the file.
@@ -11,6 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::flags::ConfigError;
+use super::ConfigFormat;
 
 /// Listener ports as given by one source (`None` = not set there).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -142,24 +146,35 @@ pub(super) fn set_meta(meta: &mut Vec<(String, String)>, key: String, value: Str
 // ---------------------------------------------------------------------------------------
 
 /// Loads one `-config-file` / `-config-dir` argument: a file, or every config file of a
-/// directory in lexical order. `format` is `-config-format` (only `json` gets here).
-pub(super) fn load_path(path: &Path, format: Option<&str>) -> Result<Vec<PartialConfig>, ConfigError> {
+/// directory in lexical order, each decoded into the settings it provides.
+pub(super) fn load_path(
+    path: &Path,
+    format: Option<ConfigFormat>,
+) -> Result<Vec<PartialConfig>, ConfigError> {
+    load_values(path, format)?
+        .into_iter()
+        .map(|(file, value)| decode_value(&file.display().to_string(), value).map_err(ConfigError::Invalid))
+        .collect()
+}
+
+/// Reads one `-config-file` / `-config-dir` argument into the JSON value of each file, in
+/// load order (a directory's `*.json` and `*.hcl` files in lexical order; other files are
+/// skipped unless `format` is set). HCL is converted to the equivalent JSON value, so the
+/// agent settings and the service/check definitions are read the same way from both.
+pub(crate) fn load_values(
+    path: &Path,
+    format: Option<ConfigFormat>,
+) -> Result<Vec<(PathBuf, Value)>, ConfigError> {
     let meta = std::fs::metadata(path)
         .map_err(|e| ConfigError::Invalid(format!("Error reading {}: {e}", path.display())))?;
     if !meta.is_dir() {
-        if format.is_none() {
-            match extension(path) {
-                Some("json") => {}
-                Some("hcl") => return Err(hcl_error(path)),
-                _ => {
-                    return Err(ConfigError::Invalid(format!(
-                        "Error loading {}: config file extension must be .json, or -config-format=json must be set",
-                        path.display()
-                    )))
-                }
-            }
-        }
-        return Ok(vec![parse_file(path)?]);
+        let Some(file_format) = format.or_else(|| format_of(path)) else {
+            return Err(ConfigError::Invalid(format!(
+                "Error loading {}: config file extension must be .hcl or .json, or config format must be set",
+                path.display()
+            )));
+        };
+        return Ok(vec![(path.to_path_buf(), read_value(path, file_format)?)]);
     }
 
     let entries = std::fs::read_dir(path)
@@ -179,42 +194,59 @@ pub(super) fn load_path(path: &Path, format: Option<&str>) -> Result<Vec<Partial
 
     let mut out = Vec::new();
     for file in files {
-        if format.is_none() {
-            match extension(&file) {
-                Some("json") => {}
-                Some("hcl") => return Err(hcl_error(&file)),
-                // Consul skips files with other extensions (README, backups, ...).
-                _ => continue,
-            }
-        }
-        out.push(parse_file(&file)?);
+        // Consul skips files with other extensions (README, backups, ...).
+        let Some(file_format) = format.or_else(|| format_of(&file)) else {
+            continue;
+        };
+        let value = read_value(&file, file_format)?;
+        out.push((file, value));
     }
     Ok(out)
 }
 
-fn extension(path: &Path) -> Option<&str> {
-    path.extension().and_then(|e| e.to_str())
+/// The format a file's extension names (`.json`, `.hcl`), if any.
+fn format_of(path: &Path) -> Option<ConfigFormat> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("json") => Some(ConfigFormat::Json),
+        Some("hcl") => Some(ConfigFormat::Hcl),
+        _ => None,
+    }
 }
 
-fn hcl_error(path: &Path) -> ConfigError {
-    ConfigError::Invalid(format!(
-        "Error loading {}: HCL config files are not supported yet; use JSON",
-        path.display()
-    ))
-}
-
-/// Reads and decodes one JSON config file.
-pub(super) fn parse_file(path: &Path) -> Result<PartialConfig, ConfigError> {
+/// Reads one config file and parses it in `format` to a JSON value.
+fn read_value(path: &Path, format: ConfigFormat) -> Result<Value, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError::Invalid(format!("Error reading {}: {e}", path.display())))?;
-    parse_json(&path.display().to_string(), &text).map_err(ConfigError::Invalid)
+    parse_text(&path.display().to_string(), &text, format).map_err(ConfigError::Invalid)
+}
+
+/// Parses the text of the config file `name` to a JSON value; the error is the full
+/// message (`Error parsing <name>: ...`).
+fn parse_text(name: &str, text: &str, format: ConfigFormat) -> Result<Value, String> {
+    let parsed = match format {
+        ConfigFormat::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
+        ConfigFormat::Hcl => super::hcl::to_json(text).map_err(|e| e.to_string()),
+    };
+    parsed.map_err(|msg| format!("Error parsing {name}: {msg}"))
 }
 
 /// Decodes the JSON text of the config file `name`; the error is the full message
 /// (`Error parsing <name>: ...`).
+#[cfg(test)]
 pub(super) fn parse_json(name: &str, text: &str) -> Result<PartialConfig, String> {
+    decode_value(name, parse_text(name, text, ConfigFormat::Json)?)
+}
+
+/// Decodes the HCL text of the config file `name`, exactly as the equivalent JSON.
+#[cfg(test)]
+pub(super) fn parse_hcl(name: &str, text: &str) -> Result<PartialConfig, String> {
+    decode_value(name, parse_text(name, text, ConfigFormat::Hcl)?)
+}
+
+/// Decodes the parsed value of the config file `name` into the settings it provides; the
+/// error is the full message (`Error parsing <name>: ...`).
+fn decode_value(name: &str, value: Value) -> Result<PartialConfig, String> {
     let fail = |msg: String| format!("Error parsing {name}: {msg}");
-    let value: Value = serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
     let Value::Object(root) = value else {
         return Err(fail(format!(
             "expected a JSON object at the top level, got '{}'",
@@ -339,10 +371,10 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "acl" | "telemetry" | "connect" | "auto_encrypt" | "tls" => {
                 object_val(k, v)?;
             }
-            // Service and check definitions: accepted and type-checked only; AgentConfig has
-            // no field for them yet (a later issue registers them).
+            // Service and check definitions: type-checked here, registered from the same
+            // files by `local::config_services`. An HCL block written several times is a list.
             "service" | "check" => {
-                object_val(k, v)?;
+                object_or_list(k, v)?;
             }
             "services" | "checks" => {
                 array_val(k, v)?;
@@ -675,6 +707,19 @@ fn array_val<'v>(key: &str, v: &'v Value) -> Decoded<Option<&'v Vec<Value>>> {
             "'{key}': source data must be an array or slice, got {}",
             go_kind(v)
         )),
+    }
+}
+
+/// An object, or a list of objects (repeated HCL blocks).
+fn object_or_list(key: &str, v: &Value) -> Decoded<()> {
+    match v {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                object_val(&format!("{key}[{i}]"), item)?;
+            }
+            Ok(())
+        }
+        _ => object_val(key, v).map(|_| ()),
     }
 }
 
@@ -1114,16 +1159,166 @@ mod tests {
     }
 
     #[test]
-    fn hcl_is_rejected() {
+    fn hcl_decodes_like_json() {
+        let hcl = parse_hcl(
+            "x.hcl",
+            r#"
+            server           = true
+            bootstrap_expect = 3
+            bind_addr        = "10.0.0.1"
+            client_addr      = "127.0.0.1 ::1"
+            datacenter       = "EU1"
+            node_meta {
+              rack = "r1"
+              zone = "a"
+            }
+            ports {
+              http             = 18500
+              dns              = -1
+              grpc             = 8502
+              sidecar_min_port = 21000
+            }
+            addresses {
+              http = "0.0.0.0 unix:///tmp/x.sock"
+              dns  = "127.0.0.1"
+            }
+            performance { raft_multiplier = 2 }
+            ui_config { enabled = true }
+            retry_join     = ["127.0.0.11", "b"]
+            start_join     = ["c"]
+            retry_interval = "1m30s"
+            limits { rpc_rate = 10.5 }
+            acl {
+              enabled = true
+              tokens { agent = "x" }
+            }
+            "#,
+        )
+        .expect("valid hcl");
+        let json = parse_json(
+            "x.json",
+            r#"{
+                "server": true, "bootstrap_expect": 3, "bind_addr": "10.0.0.1",
+                "client_addr": "127.0.0.1 ::1", "datacenter": "EU1",
+                "node_meta": {"rack": "r1", "zone": "a"},
+                "ports": {"http": 18500, "dns": -1, "grpc": 8502, "sidecar_min_port": 21000},
+                "addresses": {"http": "0.0.0.0 unix:///tmp/x.sock", "dns": "127.0.0.1"},
+                "performance": {"raft_multiplier": 2}, "ui_config": {"enabled": true},
+                "retry_join": ["127.0.0.11", "b"], "start_join": ["c"], "retry_interval": "1m30s",
+                "limits": {"rpc_rate": 10.5}, "acl": {"enabled": true, "tokens": {"agent": "x"}}
+            }"#,
+        )
+        .expect("valid json");
+        assert_eq!(hcl, json);
+        assert_eq!(hcl.ports.dns, Some(-1));
+        assert_eq!(hcl.retry_join, vec!["127.0.0.11", "b", "c"]);
+    }
+
+    #[test]
+    fn hcl_service_and_check_blocks() {
+        let one = r#"
+            service {
+              name = "web"
+              port = 80
+              meta { version = "1" }
+              check {
+                http     = "http://localhost/health"
+                interval = "10s"
+                header   = { "X-Probe" = ["a", "b"] }
+              }
+            }
+        "#;
+        parse_hcl("one.hcl", one).expect("service with a check");
+        let v = crate::config::hcl::to_json(one).expect("converts");
+        assert_eq!(v["service"]["check"]["header"]["X-Probe"][1], "b");
+        assert_eq!(v["service"]["meta"]["version"], "1");
+
+        let two = r#"
+            service {
+              name = "web"
+            }
+            service {
+              name = "db"
+            }
+            services = [{ name = "a" }, { name = "b", checks = [{ ttl = "5s" }] }]
+            checks = { id = "c1", ttl = "10s" }
+        "#;
+        parse_hcl("two.hcl", two).expect("repeated service blocks");
+        let v = crate::config::hcl::to_json(two).expect("converts");
+        assert_eq!(v["service"].as_array().map(Vec::len), Some(2));
+        assert_eq!(v["services"].as_array().map(Vec::len), Some(2));
+        assert_eq!(v["checks"].as_array().map(Vec::len), Some(1));
+
+        let e = parse_hcl("x.hcl", "service = \"web\"").expect_err("not a block");
+        assert_eq!(e, "Error parsing x.hcl: 'service' expected a map, got 'string'");
+    }
+
+    #[test]
+    fn hcl_errors_name_key_and_file() {
+        let e = parse_hcl("/etc/x.hcl", "bogus_key = 1\nports { bogus = 2 }").expect_err("unknown keys");
+        assert_eq!(
+            e,
+            "Error parsing /etc/x.hcl: 2 errors occurred:\n\t* invalid config key bogus_key\n\t* invalid config key ports.bogus"
+        );
+        let e = parse_hcl("x.hcl", "server = \"yes\"").expect_err("wrong type");
+        assert_eq!(
+            e,
+            "Error parsing x.hcl: 'server' expected type 'bool', got unconvertible type 'string', value: 'yes'"
+        );
+        let e = parse_hcl("x.hcl", "ports { http = \"80\" }").expect_err("wrong type");
+        assert!(e.contains("'ports.http' expected type 'int'"), "{e}");
+        let e = parse_hcl("x.hcl", "retry_join = \"a\"").expect_err("not a list");
+        assert_eq!(
+            e,
+            "Error parsing x.hcl: 'retry_join': source data must be an array or slice, got string"
+        );
+        // `ports` written twice is a list, where Consul wants one object.
+        let e = parse_hcl("x.hcl", "ports { http = 1 }\nports { dns = 2 }").expect_err("two ports");
+        assert_eq!(e, "Error parsing x.hcl: 'ports' expected a map, got 'slice'");
+        let e = parse_hcl("x.hcl", "server = true\nports {\n  http = \n}\n").expect_err("syntax");
+        assert!(e.starts_with("Error parsing x.hcl: "), "{e}");
+        assert!(e.contains("HCL syntax error at line 3, column 10"), "{e}");
+        let e = parse_hcl("x.hcl", "node_name = local.name").expect_err("expression");
+        assert!(e.starts_with("Error parsing x.hcl: 'node_name': "), "{e}");
+    }
+
+    #[test]
+    fn config_dir_loads_hcl_and_json_in_lexical_order() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let hcl = write(dir.path(), "x.hcl", "server = true");
-        let e = err_text(load_path(dir.path(), None).expect_err("hcl in dir"));
-        assert!(e.contains("HCL") && e.contains("x.hcl"), "{e}");
-        let e = err_text(load_path(&hcl, None).expect_err("hcl file"));
-        assert!(e.contains("HCL"), "{e}");
-        // With -config-format=json every file is read as JSON, whatever its extension.
-        let e = err_text(load_path(&hcl, Some("json")).expect_err("not json"));
+        write(
+            dir.path(),
+            "a.json",
+            r#"{"datacenter": "a", "retry_join": ["1"]}"#,
+        );
+        write(dir.path(), "b.hcl", "datacenter = \"b\"\nretry_join = [\"2\"]");
+        write(dir.path(), "c.json", r#"{"retry_join": ["3"]}"#);
+        write(dir.path(), "notes.txt", "ignored = true");
+        let parts = load_path(dir.path(), None).expect("load dir");
+        assert_eq!(parts.len(), 3);
+        let mut merged = PartialConfig::default();
+        for p in parts {
+            merged.merge(p);
+        }
+        assert_eq!(merged.datacenter.as_deref(), Some("b"));
+        assert_eq!(merged.retry_join, vec!["1", "2", "3"]);
+
+        write(dir.path(), "d.hcl", "bogus = 1");
+        let e = err_text(load_path(dir.path(), None).expect_err("unknown key"));
+        assert!(
+            e.contains("d.hcl") && e.contains("invalid config key bogus"),
+            "{e}"
+        );
+
+        // -config-format applies to every file, whatever its extension.
+        let f = write(dir.path(), "agent.conf", "server = true");
+        assert_eq!(
+            load_path(&f, Some(ConfigFormat::Hcl)).expect("hcl")[0].server,
+            Some(true)
+        );
+        let e = err_text(load_path(&f, Some(ConfigFormat::Json)).expect_err("not json"));
         assert!(e.starts_with("Error parsing "), "{e}");
+        let e = err_text(load_path(&f, None).expect_err("no format"));
+        assert!(e.contains("extension must be .hcl or .json"), "{e}");
     }
 
     #[test]

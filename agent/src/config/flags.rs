@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use super::file::{self, PartialConfig};
-use super::{AgentConfig, DnsSettings, DnsSoa, LogLevel, Ports};
+use super::{AgentConfig, ConfigFormat, DnsSettings, DnsSoa, LogLevel, Ports};
 
 /// Why the agent configuration could not be built.
 ///
@@ -39,9 +39,9 @@ pub const AGENT_USAGE: &str = "  -advertise value
   -config-dir value
     \tPath to a directory to read configuration files from. This will read every file ending in '.json' as configuration in this directory in alphabetical order. Can be specified multiple times.
   -config-file value
-    \tPath to a file in JSON format with a matching file extension (HCL is not supported yet). Can be specified multiple times.
+    \tPath to a file in JSON or HCL format with a matching file extension. Can be specified multiple times.
   -config-format string
-    \tConfig files are in this format irrespective of their extension. Must be 'json' (HCL is not supported yet).
+    \tConfig files are in this format irrespective of their extension. Must be 'hcl' or 'json'
   -data-dir value
     \tPath to a data directory to store agent state.
   -datacenter value
@@ -193,15 +193,11 @@ pub fn parse_agent_args(args: &[String]) -> Result<AgentConfig, ConfigError> {
 
     let format = match cmdline.config_format.as_deref() {
         None | Some("") => None,
-        Some("json") => Some("json"),
-        Some("hcl") => {
-            return Err(ConfigError::Invalid(
-                "-config-format=hcl: HCL config files are not supported yet; use JSON".to_string(),
-            ))
-        }
+        Some("json") => Some(ConfigFormat::Json),
+        Some("hcl") => Some(ConfigFormat::Hcl),
         Some(other) => {
             return Err(ConfigError::Invalid(format!(
-                "-config-format must be 'json' (HCL is not supported yet), got {other:?}"
+                "-config-format must be either 'hcl' or 'json', got {other:?}"
             )))
         }
     };
@@ -213,7 +209,9 @@ pub fn parse_agent_args(args: &[String]) -> Result<AgentConfig, ConfigError> {
         }
     }
     merged.merge(cmdline.partial);
-    resolve(cmdline.dev, merged, cmdline.config_paths)
+    let mut cfg = resolve(cmdline.dev, merged, cmdline.config_paths)?;
+    cfg.config_format = format;
+    Ok(cfg)
 }
 
 /// Go `flag.FlagSet.Parse`: returns the flags in command-line order.
@@ -726,6 +724,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         kv_max_value_size: p.kv_max_value_size.unwrap_or(524_288),
         leave_on_terminate: p.leave_on_terminate,
         config_sources,
+        config_format: None,
     })
 }
 
@@ -1114,8 +1113,10 @@ mod tests {
             invalid_err(&["-dev", "-recursor", "dns.example"]),
             "recursors: invalid address: dns.example"
         );
-        assert!(invalid_err(&["-dev", "-config-format", "hcl"]).contains("HCL"));
-        assert!(invalid_err(&["-dev", "-config-format", "yaml"]).contains("json"));
+        assert_eq!(
+            invalid_err(&["-dev", "-config-format", "yaml"]),
+            "-config-format must be either 'hcl' or 'json', got \"yaml\""
+        );
     }
 
     #[test]
@@ -1204,9 +1205,31 @@ mod tests {
         assert_eq!(c.node_name, "b");
         assert_eq!(c.config_sources, vec![PathBuf::from(&single), conf.clone()]);
 
+        // HCL files load with the JSON ones, in the same lexical order.
+        write(&conf, "15-h.hcl", "recursors = [\"3.3.3.3\"]\nports { dns = -1 }");
         write(&conf, "30-c.hcl", "node_name = \"c\"");
+        let c = ok(&["-config-dir", &conf_s]);
+        assert_eq!(c.node_name, "c");
+        assert_eq!(c.recursors, vec!["1.1.1.1", "3.3.3.3", "2.2.2.2"]);
+        assert_eq!(c.ports.dns, -1);
+        assert_eq!(c.config_format, None);
+
+        write(&conf, "40-bad.hcl", "node_name = ");
         let e = invalid_err(&["-config-dir", &conf_s]);
-        assert!(e.contains("HCL") && e.contains("30-c.hcl"), "{e}");
+        assert!(e.starts_with("Error parsing ") && e.contains("40-bad.hcl"), "{e}");
+    }
+
+    #[test]
+    fn config_format_overrides_the_extension() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = write(dir.path(), "agent.conf", "server = true\ndata_dir = \"/d\"");
+        let e = invalid_err(&["-config-file", &f]);
+        assert!(e.contains("extension must be .hcl or .json"), "{e}");
+        let c = ok(&["-config-file", &f, "-config-format=hcl"]);
+        assert!(c.server);
+        assert_eq!(c.config_format, Some(ConfigFormat::Hcl));
+        let e = invalid_err(&["-config-file", &f, "-config-format=json"]);
+        assert!(e.starts_with(&format!("Error parsing {f}: ")), "{e}");
     }
 
     #[test]
@@ -1225,6 +1248,16 @@ mod tests {
         let broken = write(dir.path(), "broken.json", "{");
         assert!(
             invalid_err(&["-dev", "-config-file", &broken]).starts_with(&format!("Error parsing {broken}: "))
+        );
+        let bad_hcl = write(dir.path(), "bad.hcl", "bogus_key = 1");
+        assert_eq!(
+            invalid_err(&["-dev", "-config-file", &bad_hcl]),
+            format!("Error parsing {bad_hcl}: 1 error occurred:\n\t* invalid config key bogus_key")
+        );
+        let typed_hcl = write(dir.path(), "typed.hcl", "server = \"yes\"");
+        assert_eq!(
+            invalid_err(&["-dev", "-config-file", &typed_hcl]),
+            format!("Error parsing {typed_hcl}: 'server' expected type 'bool', got unconvertible type 'string', value: 'yes'")
         );
         let level = write(dir.path(), "level.json", r#"{"log_level": "chatty"}"#);
         assert_eq!(

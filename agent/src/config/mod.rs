@@ -1,4 +1,4 @@
-//! Agent configuration: Consul-style command-line flags and JSON config files.
+//! Agent configuration: Consul-style command-line flags and JSON or HCL config files.
 //!
 //! `parse_agent_args` is the single entry point: it reads `-config-file`/`-config-dir`
 //! files first, then applies flags on top (flags win), then fills defaults
@@ -194,9 +194,34 @@ pub struct AgentConfig {
     pub leave_on_terminate: Option<bool>,
     /// The config files and directories that were loaded, in order (for logs and reload).
     pub config_sources: Vec<PathBuf>,
+    /// `-config-format`: the format of every config file (None: by file extension).
+    pub config_format: Option<ConfigFormat>,
+}
+
+/// The syntax of a config file: `-config-format`, or else the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    /// JSON (`.json`).
+    Json,
+    /// HCL (`.hcl`), read like the equivalent JSON.
+    Hcl,
 }
 
 mod file;
 mod flags;
+mod hcl;
 
 pub use flags::{parse_agent_args, ConfigError, AGENT_USAGE};
+
+/// Reads config files and directories (as listed in [`AgentConfig::config_sources`]) into
+/// the JSON value of each file, in load order; HCL files come back as the equivalent JSON.
+pub fn load_values(
+    sources: &[PathBuf],
+    format: Option<ConfigFormat>,
+) -> Result<Vec<(PathBuf, serde_json::Value)>, ConfigError> {
+    let mut out = Vec::new();
+    for source in sources {
+        out.extend(file::load_values(source, format)?);
+    }
+    Ok(out)
+}

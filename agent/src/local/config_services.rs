@@ -1,37 +1,24 @@
-//! `service`, `services`, `check` and `checks` blocks in the agent's JSON config files.
+//! `service`, `services`, `check` and `checks` blocks in the agent's config files (JSON or HCL).
 
 use std::path::{Path, PathBuf};
 
 use rconsul_state::agent::{CheckDefinition, ServiceDefinition};
 
-/// Reads every config file (and `*.json` in every config dir, in name order) and
-/// returns their service and check definitions.
-pub fn load(sources: &[PathBuf]) -> Result<(Vec<ServiceDefinition>, Vec<CheckDefinition>), String> {
+use crate::config::ConfigFormat;
+
+/// Reads every config file (and the `*.json` / `*.hcl` files of every config dir, in name
+/// order) the same way the agent's settings were read, and returns their service and check
+/// definitions.
+pub fn load(
+    sources: &[PathBuf],
+    format: Option<ConfigFormat>,
+) -> Result<(Vec<ServiceDefinition>, Vec<CheckDefinition>), String> {
     let mut services = Vec::new();
     let mut checks = Vec::new();
-    for source in sources {
-        for file in files_of(source)? {
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| format!("Error parsing {}: {e}", file.display()))?;
-            collect(&value, &file, &mut services, &mut checks)?;
-        }
+    for (file, value) in crate::config::load_values(sources, format).map_err(|e| e.to_string())? {
+        collect(&value, &file, &mut services, &mut checks)?;
     }
     Ok((services, checks))
-}
-
-fn files_of(source: &Path) -> Result<Vec<PathBuf>, String> {
-    if source.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(source)
-            .map_err(|e| format!("{}: {e}", source.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
-        files.sort();
-        Ok(files)
-    } else {
-        Ok(vec![source.to_path_buf()])
-    }
 }
 
 fn as_list(v: &serde_json::Value) -> Vec<serde_json::Value> {
@@ -71,4 +58,63 @@ fn collect(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hcl_and_json_definitions_load_alike() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let hcl = r#"
+            service {
+              name = "web"
+              port = 80
+              tags = ["v1"]
+              check {
+                http     = "http://localhost/health"
+                interval = "10s"
+              }
+            }
+            service {
+              name = "db"
+            }
+            services = [{ name = "cache", checks = [{ ttl = "5s" }, { ttl = "6s" }] }]
+            check {
+              id  = "node-ttl"
+              ttl = "30s"
+            }
+        "#;
+        std::fs::write(dir.path().join("a.hcl"), hcl).expect("write");
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"{"service": {"name": "api", "check": {"tcp": "localhost:1", "interval": "5s"}}}"#,
+        )
+        .expect("write");
+        std::fs::write(dir.path().join("c.txt"), "service { name = \"ignored\" }").expect("write");
+
+        let (services, checks) = load(&[dir.path().to_path_buf()], None).expect("load");
+        let names: Vec<&str> = services.iter().map(|s| s.service.service.as_str()).collect();
+        assert_eq!(names, vec!["web", "db", "cache", "api"]);
+        assert_eq!(services[0].service.port, 80);
+        assert_eq!(services[0].checks.len(), 1);
+        assert_eq!(services[0].checks[0].http, "http://localhost/health");
+        assert_eq!(services[2].checks.len(), 2);
+        assert_eq!(services[3].checks[0].tcp, "localhost:1");
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].id, "node-ttl");
+    }
+
+    #[test]
+    fn hcl_definition_errors_name_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("bad.hcl");
+        std::fs::write(&f, "service {\n  port = 80\n}\n").expect("write");
+        let e = load(std::slice::from_ref(&f), None).expect_err("no name");
+        assert!(e.contains("bad.hcl") && e.contains("service"), "{e}");
+        std::fs::write(&f, "service {\n  name = \n}\n").expect("write");
+        let e = load(std::slice::from_ref(&f), None).expect_err("syntax");
+        assert!(e.contains("bad.hcl") && e.contains("line 2"), "{e}");
+    }
 }

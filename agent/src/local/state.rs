@@ -38,6 +38,8 @@ pub struct AgentInfo {
     pub scripts_allowed: bool,
     /// Config files and dirs, re-read on reload.
     pub config_sources: Vec<PathBuf>,
+    /// `-config-format` for those files (None: by extension).
+    pub config_format: Option<crate::config::ConfigFormat>,
 }
 
 /// A check this agent owns.
@@ -652,8 +654,9 @@ impl LocalAgent for LocalAgentImpl {
     }
 
     fn reload(&self) -> Result<(), AgentError> {
-        let (services, checks) = super::config_services::load(&self.info.config_sources)
-            .map_err(|e| AgentError::Internal(format!("Failed to reload configs: {e}")))?;
+        let (services, checks) =
+            super::config_services::load(&self.info.config_sources, self.info.config_format)
+                .map_err(|e| AgentError::Internal(format!("Failed to reload configs: {e}")))?;
         self.replace_config_definitions(services, checks)?;
         tracing::info!(target: "agent", "Reloading configuration...");
         Ok(())
