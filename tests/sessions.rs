@@ -464,6 +464,99 @@ fn txn_commits_atomically_and_rolls_back() {
     );
 }
 
+#[test]
+fn txn_catalog_writes_reach_catalog_and_health_or_nothing() {
+    let (agent, _) = agent("127.0.6.8");
+    let base = agent.get("/v1/health/service/ext-web").index();
+    // A blocking health query for the service, woken by the transaction.
+    let url = agent.url(&format!("/v1/health/service/ext-web?index={base}&wait=30s"));
+    let waiter = std::thread::spawn(move || http("GET", &url, None));
+    std::thread::sleep(Duration::from_millis(300));
+    let body = json!([
+        {"Node": {"Verb": "set", "Node": {"Node": "ext-node", "Address": "10.9.9.9", "Meta": {"rack": "r1"}}}},
+        {"Service": {"Verb": "set", "Node": "ext-node",
+                     "Service": {"ID": "ext-web-1", "Service": "ext-web", "Tags": ["v1"], "Port": 8080}}},
+        {"Check": {"Verb": "set", "Check": {"Node": "ext-node", "CheckID": "ext-web-alive", "Name": "alive",
+                   "Status": "passing", "ServiceID": "ext-web-1",
+                   "Definition": {"HTTP": "http://10.9.9.9:8080/health", "Interval": "10s"}}}},
+        {"KV": {"Verb": "set", "Key": "txn/ext", "Value": "eA=="}},
+    ]);
+    let r = agent.put("/v1/txn", body.to_string().as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    let out = r.json();
+    let results = out["Results"].as_array().expect("results");
+    assert_eq!(results.len(), 4);
+    let index = results[0]["Node"]["ModifyIndex"].as_u64().expect("node index");
+    assert_eq!(results[0]["Node"]["Datacenter"], "dc1");
+    assert_eq!(results[1]["Service"]["ID"], "ext-web-1");
+    assert_eq!(results[1]["Service"]["CreateIndex"], index);
+    assert_eq!(results[2]["Check"]["ServiceName"], "ext-web");
+    assert_eq!(results[2]["Check"]["Definition"]["Interval"], "10s");
+    assert_eq!(results[3]["KV"]["ModifyIndex"], index, "one raft index");
+
+    let woke = waiter.join().expect("blocking query");
+    assert_eq!(woke.index(), index, "the blocking health query saw the txn");
+    let catalog = agent.get("/v1/catalog/service/ext-web").json();
+    assert_eq!(catalog.as_array().map(Vec::len), Some(1), "{catalog}");
+    assert_eq!(
+        (
+            &catalog[0]["Node"],
+            &catalog[0]["Address"],
+            &catalog[0]["ServicePort"]
+        ),
+        (&json!("ext-node"), &json!("10.9.9.9"), &json!(8080))
+    );
+    assert_eq!(catalog[0]["NodeMeta"]["rack"], "r1");
+    let health = agent.get("/v1/health/service/ext-web?passing").json();
+    assert_eq!(health.as_array().map(Vec::len), Some(1), "{health}");
+    assert_eq!(health[0]["Checks"][0]["CheckID"], "ext-web-alive");
+    assert_eq!(health[0]["Service"]["Tags"], json!(["v1"]));
+    assert_eq!(kv(&agent, "txn/ext").expect("key")["Value"], "eA==");
+
+    // A failing service cas leaves neither the new node, its service, the key nor
+    // the earlier service change behind.
+    let services_index = agent.get("/v1/catalog/services").index();
+    let body = json!([
+        {"Node": {"Verb": "set", "Node": {"Node": "ghost", "Address": "10.9.9.10"}}},
+        {"Service": {"Verb": "set", "Node": "ghost", "Service": {"Service": "ghost-svc", "Port": 1}}},
+        {"KV": {"Verb": "set", "Key": "txn/ghost", "Value": "eA=="}},
+        {"Service": {"Verb": "set", "Node": "ext-node",
+                     "Service": {"ID": "ext-web-1", "Service": "ext-web", "Tags": ["v2"], "Port": 8080}}},
+        {"Service": {"Verb": "cas", "Node": "ext-node",
+                     "Service": {"ID": "ext-web-1", "Service": "ext-web", "ModifyIndex": 1}}},
+    ]);
+    let r = agent.put("/v1/txn", body.to_string().as_bytes());
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        json!({"Results": null, "Errors": [
+            {"OpIndex": 4, "What": "failed to set service \"ext-web-1\" on node \"ext-node\", index is stale"},
+        ]})
+    );
+    assert_eq!(agent.get("/v1/catalog/service/ghost-svc").json(), json!([]));
+    assert_eq!(agent.get("/v1/catalog/node/ghost").json(), Value::Null);
+    assert!(kv(&agent, "txn/ghost").is_none());
+    assert_eq!(
+        agent.get("/v1/catalog/service/ext-web").json()[0]["ServiceTags"],
+        json!(["v1"])
+    );
+    assert_eq!(agent.get("/v1/catalog/services").index(), services_index);
+
+    // Consul's pre-checks refuse the whole transaction before raft.
+    let r = agent.put(
+        "/v1/txn",
+        br#"[{"KV":{"Verb":"set","Key":"txn/pre","Value":"eA=="}},{"Node":{"Verb":"set","Node":{"Address":"1.2.3.4"}}}]"#,
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (
+            409,
+            json!({"Results": null, "Errors": [{"OpIndex": 1, "What": "Must provide node"}]})
+        )
+    );
+    assert!(kv(&agent, "txn/pre").is_none());
+}
+
 fn lock_process(agent: &Agent, args: &[&str]) -> Child {
     Command::new(BIN)
         .arg("lock")

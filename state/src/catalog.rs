@@ -158,7 +158,7 @@ pub enum CatalogError {
 }
 
 /// The catalog tables and their indexes.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
     nodes: BTreeMap<String, Node>,
     /// (node, service ID) → service.
@@ -523,6 +523,91 @@ impl Catalog {
             self.bump_services_on_node(node, index);
         } else {
             self.service_indexes.insert(check.service_name, index);
+        }
+    }
+}
+
+/// Everything in the catalog that writes on one node can change: the node, its
+/// services and checks, the table indexes and the per-service indexes of the names
+/// involved. Captured before a transaction's catalog operation so a failed
+/// transaction can put the catalog back exactly as it was.
+#[derive(Debug, Clone)]
+pub struct SavedNode {
+    name: String,
+    node: Option<Node>,
+    services: Vec<Service>,
+    checks: Vec<HealthCheck>,
+    indexes: (u64, u64, u64),
+    /// Service name → its entry in `service_indexes` (`None`: absent).
+    service_indexes: Vec<(String, Option<u64>)>,
+}
+
+impl Catalog {
+    /// Captures node `name` with its services and checks. `extra_names` are service
+    /// names the coming write may introduce on the node (a service being registered),
+    /// so their per-service indexes can be restored too.
+    pub fn save_node(&self, name: &str, extra_names: &[&str]) -> SavedNode {
+        let services: Vec<Service> = self.node_services(name).cloned().collect();
+        let checks: Vec<HealthCheck> = self.node_checks(name).cloned().collect();
+        let mut names: BTreeSet<&str> = extra_names.iter().copied().collect();
+        names.extend(services.iter().map(|s| s.service.as_str()));
+        names.extend(
+            checks
+                .iter()
+                .map(|c| c.service_name.as_str())
+                .filter(|n| !n.is_empty()),
+        );
+        let service_indexes = names
+            .into_iter()
+            .map(|n| (n.to_string(), self.service_indexes.get(n).copied()))
+            .collect();
+        SavedNode {
+            name: name.to_string(),
+            node: self.nodes.get(name).cloned(),
+            indexes: (self.nodes_index, self.services_index, self.checks_index),
+            service_indexes,
+            services,
+            checks,
+        }
+    }
+
+    /// Undoes writes: restores the saved nodes, newest capture first.
+    pub fn rollback(&mut self, saved: Vec<SavedNode>) {
+        for s in saved.into_iter().rev() {
+            self.restore_node(s);
+        }
+    }
+
+    fn restore_node(&mut self, saved: SavedNode) {
+        let name = saved.name;
+        let services: Vec<Service> = self.node_services(&name).cloned().collect();
+        for svc in services {
+            self.unindex_service(&name, &svc);
+            self.services.remove(&(name.clone(), svc.id));
+        }
+        let checks: Vec<HealthCheck> = self.node_checks(&name).cloned().collect();
+        for check in checks {
+            self.unindex_check(&check);
+            self.checks.remove(&(name.clone(), check.check_id));
+        }
+        self.nodes.remove(&name);
+        if let Some(node) = saved.node {
+            self.nodes.insert(name.clone(), node);
+        }
+        for svc in saved.services {
+            self.index_service(&name, &svc);
+            self.services.insert((name.clone(), svc.id.clone()), svc);
+        }
+        for check in saved.checks {
+            self.index_check(&check);
+            self.checks.insert((name.clone(), check.check_id.clone()), check);
+        }
+        (self.nodes_index, self.services_index, self.checks_index) = saved.indexes;
+        for (service, index) in saved.service_indexes {
+            match index {
+                Some(i) => self.service_indexes.insert(service, i),
+                None => self.service_indexes.remove(&service),
+            };
         }
     }
 }

@@ -150,7 +150,7 @@ pub fn validate_uuid(id: &str) -> Result<(), String> {
 }
 
 /// Go's `%q` of a rune (enough for the ASCII bytes a UUID check can report).
-fn go_quote_char(c: char) -> String {
+pub(crate) fn go_quote_char(c: char) -> String {
     match c {
         '\'' => "'\\''".into(),
         '\\' => "'\\\\'".into(),

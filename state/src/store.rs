@@ -218,8 +218,13 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Op
         }
         Command::Txn(req) => {
             let (outcome, changed) = state.apply_txn(index, req);
-            let table = changed.then_some(Table::Kvs);
-            return (CommandResult::Txn(Box::new(outcome)), table, none);
+            // The catalog as the command's own table; KV and sessions as side effects.
+            let table = changed.catalog.then_some(Table::Catalog);
+            let side = Changed {
+                kv: changed.kv,
+                sessions: changed.sessions,
+            };
+            return (CommandResult::Txn(Box::new(outcome)), table, side);
         }
         _ => {}
     }

@@ -1,9 +1,13 @@
-//! `PUT /v1/txn`: atomic transactions of KV (and catalog read) operations.
+//! `PUT /v1/txn`: atomic transactions of KV, node, service and check operations.
 //!
 //! A transaction with any write goes through raft as one command and is applied all or
-//! nothing (200 with results, or 409 with per-operation errors). A transaction of reads
-//! only is answered from the local state after the consistency barrier, and, like
-//! Consul's, carries the query metadata in its body.
+//! nothing (200 with results, or 409 with per-operation errors; catalog writes failing
+//! Consul's pre-checks are refused with 409 before raft). A transaction of reads only is
+//! answered from the local state after the consistency barrier, and, like Consul's,
+//! carries the query metadata in its body. Node, service and check operations are
+//! decoded in [`catalog`].
+
+mod catalog;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -50,17 +54,18 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// An unsigned field (`Flags`, `Index`); u64 values beyond i64 are common (lock flags).
-fn uint(f: &mut Fields, name: &str) -> Result<u64, ApiError> {
+/// An unsigned field (`Flags`, `Index`, `ModifyIndex`); u64 values beyond i64 are
+/// common (lock flags). `at` is Go's path of the enclosing struct (`KVTxnOp.KV`).
+fn uint(f: &mut Fields, name: &str, at: &str) -> Result<u64, ApiError> {
     match f.take(&[name]) {
         None => Ok(0),
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
             parse_error(format!(
-                "json: cannot unmarshal number {n} into Go struct field KVTxnOp.KV.{name} of type uint64"
+                "json: cannot unmarshal number {n} into Go struct field {at}.{name} of type uint64"
             ))
         }),
         Some(v) => Err(parse_error(format!(
-            "json: cannot unmarshal {} into Go struct field KVTxnOp.KV.{name} of type uint64",
+            "json: cannot unmarshal {} into Go struct field {at}.{name} of type uint64",
             json_type(&v)
         ))),
     }
@@ -104,8 +109,8 @@ fn kv_op(mut f: Fields, max_value: u64) -> Result<TxnOp, ApiError> {
             ),
         ));
     }
-    let flags = uint(&mut f, "Flags")?;
-    let index = uint(&mut f, "Index")?;
+    let flags = uint(&mut f, "Flags", "KVTxnOp.KV")?;
+    let index = uint(&mut f, "Index", "KVTxnOp.KV")?;
     let session = f.string("Session").map_err(reword)?.unwrap_or_default();
     Ok(TxnOp::Kv(KvOp {
         verb,
@@ -119,7 +124,7 @@ fn kv_op(mut f: Fields, max_value: u64) -> Result<TxnOp, ApiError> {
 
 /// Decodes one element of the request array; `None` for an element naming no known
 /// operation type (Consul drops those).
-fn op(value: Value, max_value: u64) -> Result<Option<TxnOp>, ApiError> {
+fn op(value: Value, max_value: u64, datacenter: &str) -> Result<Option<TxnOp>, ApiError> {
     if !value.is_object() {
         return Err(parse_error(format!(
             "json: cannot unmarshal {} into Go value of type api.TxnOp",
@@ -130,43 +135,21 @@ fn op(value: Value, max_value: u64) -> Result<Option<TxnOp>, ApiError> {
     if let Some(kv) = f.object("KV", "KVTxnOp").map_err(reword)? {
         return kv_op(kv, max_value).map(Some);
     }
-    if let Some(mut n) = f.object("Node", "NodeTxnOp").map_err(reword)? {
-        let verb = n.string("Verb").map_err(reword)?.unwrap_or_default();
-        let node = match n.object("Node", "Node").map_err(reword)? {
-            Some(mut inner) => inner.string("Node").map_err(reword)?.unwrap_or_default(),
-            None => String::new(),
-        };
-        return Ok(Some(TxnOp::Node { verb, node }));
+    if let Some(n) = f.object("Node", "NodeTxnOp").map_err(reword)? {
+        return catalog::node_op(n, datacenter).map(Some);
     }
-    if let Some(mut s) = f.object("Service", "ServiceTxnOp").map_err(reword)? {
-        let verb = s.string("Verb").map_err(reword)?.unwrap_or_default();
-        let node = s.string("Node").map_err(reword)?.unwrap_or_default();
-        let service_id = match s.object("Service", "AgentService").map_err(reword)? {
-            Some(mut inner) => inner.string("ID").map_err(reword)?.unwrap_or_default(),
-            None => String::new(),
-        };
-        return Ok(Some(TxnOp::Service {
-            verb,
-            node,
-            service_id,
-        }));
+    if let Some(sv) = f.object("Service", "ServiceTxnOp").map_err(reword)? {
+        return catalog::service_op(sv).map(Some);
     }
-    if let Some(mut c) = f.object("Check", "CheckTxnOp").map_err(reword)? {
-        let verb = c.string("Verb").map_err(reword)?.unwrap_or_default();
-        let (node, check_id) = match c.object("Check", "HealthCheck").map_err(reword)? {
-            Some(mut inner) => (
-                inner.string("Node").map_err(reword)?.unwrap_or_default(),
-                inner.string("CheckID").map_err(reword)?.unwrap_or_default(),
-            ),
-            None => (String::new(), String::new()),
-        };
-        return Ok(Some(TxnOp::Check { verb, node, check_id }));
+    if let Some(c) = f.object("Check", "CheckTxnOp").map_err(reword)? {
+        return catalog::check_op(c).map(Some);
     }
     Ok(None)
 }
 
 /// Decodes the request body into operations, with Consul's errors and limits.
-pub(crate) fn decode_ops(body: &[u8], max_value: u64) -> Result<Vec<TxnOp>, ApiError> {
+/// Node operations without a `Datacenter` get `datacenter` (the agent's), as in Consul.
+pub(crate) fn decode_ops(body: &[u8], max_value: u64, datacenter: &str) -> Result<Vec<TxnOp>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(parse_error("EOF"));
     }
@@ -189,7 +172,7 @@ pub(crate) fn decode_ops(body: &[u8], max_value: u64) -> Result<Vec<TxnOp>, ApiE
     };
     let mut ops = Vec::with_capacity(items.len());
     for item in items {
-        if let Some(op) = op(item, max_value)? {
+        if let Some(op) = op(item, max_value, datacenter)? {
             ops.push(op);
         }
     }
@@ -344,12 +327,24 @@ pub async fn txn(
     params.check_dc(&api.config)?;
     let pretty = params.pretty(&api.config);
     let body = read_body(&headers, body).await?;
-    let ops = decode_ops(&body, api.config.kv_max_value_size)?;
+    let mut ops = decode_ops(&body, api.config.kv_max_value_size, &api.config.datacenter)?;
     if !ops.iter().any(TxnOp::is_write) {
         let mode = params.consistency()?;
         let meta = api.consensus.read_barrier(mode).await?;
         let out = txn::read(&api.store.read(), &ops);
         return Ok(read_response(&out, meta, pretty));
+    }
+    // Consul's server-side pre-checks: any failure refuses the whole transaction
+    // before it reaches raft.
+    let errors = txn::pre_check(&mut ops);
+    if !errors.is_empty() {
+        let out = TxnOutcome {
+            results: Vec::new(),
+            errors,
+        };
+        let (results, errors) = parts(&out);
+        let body = encode_json(&TxnJson { results, errors }, pretty);
+        return Ok(json_bytes_response(StatusCode::CONFLICT, body));
     }
     let request = TxnRequest {
         ops,
@@ -375,7 +370,7 @@ mod tests {
     #[test]
     fn decoding_errors_match_consul() {
         let err = |body: &str| {
-            decode_ops(body.as_bytes(), 512 * 1024)
+            decode_ops(body.as_bytes(), 512 * 1024, "dc1")
                 .map(|_| ())
                 .map_err(|e| e.message)
         };
@@ -405,6 +400,7 @@ mod tests {
                  {"Service":{"Verb":"get","Node":"n1","Service":{"ID":"web"}}},
                  {"Check":{"Verb":"get","Check":{"Node":"n1","CheckID":"serfHealth"}}}]"#,
             1024,
+            "dc1",
         )
         .expect("decode");
         assert_eq!(ops.len(), 4);
@@ -416,6 +412,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(ops[0].is_write() && !ops[1].is_write());
+        assert!(matches!(&ops[1], TxnOp::Node(op) if op.node.node == "n1"));
+        assert!(matches!(&ops[2], TxnOp::Service(op) if op.service.id == "web" && op.node == "n1"));
+        assert!(matches!(&ops[3], TxnOp::Check(op) if op.check.check_id == "serfHealth"));
     }
 
     #[test]
