@@ -6,6 +6,7 @@ mod cluster;
 mod config;
 mod local;
 mod logging;
+mod operator;
 mod run;
 mod sessions;
 

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rconsul_state::agent::LocalAgent;
+use rconsul_state::operator::Operator;
 use rconsul_state::{Consensus, StateStore};
 
 /// Settings the API needs from the agent's configuration.
@@ -66,6 +67,8 @@ pub struct ApiState {
     pub consensus: Arc<dyn Consensus>,
     /// The local agent (services, checks, members, lifecycle).
     pub agent: Arc<dyn LocalAgent>,
+    /// Cluster operations: raft configuration, join, force-leave.
+    pub operator: Arc<dyn Operator>,
 }
 
 /// The shared handle handlers receive.

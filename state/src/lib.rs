@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod command;
 pub mod consensus;
 pub mod kv;
+pub mod operator;
 pub mod session;
 pub mod store;
 pub mod tables;

@@ -4,6 +4,8 @@ pub mod agent;
 pub mod catalog;
 pub mod health;
 pub mod kv;
+pub mod membership;
+pub mod operator;
 mod read;
 pub mod session;
 pub mod status;
