@@ -89,6 +89,9 @@ fn main() -> ExitCode {
         Some("maint") => ExitCode::from(exit(cli::run_maint(&args[1..]))),
         Some("reload") => ExitCode::from(exit(cli::run_reload(&args[1..]))),
         Some("leave") => ExitCode::from(exit(cli::run_leave(&args[1..]))),
+        Some("join") => ExitCode::from(exit(cli::run_join(&args[1..]))),
+        Some("force-leave") => ExitCode::from(exit(cli::run_force_leave(&args[1..]))),
+        Some("operator") => ExitCode::from(exit(cli::run_operator(&args[1..]))),
         Some("-h") | Some("-help") | Some("--help") => {
             cli::print_usage();
             ExitCode::SUCCESS
