@@ -204,6 +204,16 @@ fn join_a_lone_agent_then_force_leave_it() {
         (r.status == 200 && r.json()["Node"]["Node"] == "lone").then_some(())
     });
 
+    // The client serves the raft configuration too, listing only the servers (it
+    // follows the log as a learner itself).
+    wait_for("the servers' configuration through the client", CONVERGE, || {
+        let list = raft_servers(&lone)?;
+        (list.len() == 3
+            && list.iter().all(|s| s["Voter"] == true && s["Node"] != "lone")
+            && list.iter().filter(|s| s["Leader"] == true).count() == 1)
+            .then_some(())
+    });
+
     // Unknown node: Consul's error.
     let (code, _, err) = cli(&["force-leave", &http_addr(&servers[0]), "nobody"], &[]);
     assert_eq!(code, 1);
