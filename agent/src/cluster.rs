@@ -17,23 +17,29 @@ use tokio::sync::watch;
 pub fn resolve_join(entries: &[String], default_port: u16) -> Vec<SocketAddr> {
     let mut out = Vec::new();
     for entry in entries {
-        let with_port = if entry.parse::<SocketAddr>().is_ok()
-            || entry
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
-        {
-            entry.clone()
-        } else if entry.contains(':') && !entry.starts_with('[') {
-            format!("[{entry}]:{default_port}")
-        } else {
-            format!("{entry}:{default_port}")
-        };
-        match with_port.to_socket_addrs() {
+        match resolve_one(entry, default_port) {
             Ok(addrs) => out.extend(addrs),
             Err(e) => tracing::warn!(target: "agent", "cannot resolve join address {entry}: {e}"),
         }
     }
     out
+}
+
+/// Resolves one join address (`host`, `host:port`, `v6`, `[v6]:port`), adding
+/// `default_port` when it has none.
+pub fn resolve_one(entry: &str, default_port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    let with_port = if entry.parse::<SocketAddr>().is_ok()
+        || entry
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+    {
+        entry.to_string()
+    } else if entry.contains(':') && !entry.starts_with('[') {
+        format!("[{entry}]:{default_port}")
+    } else {
+        format!("{entry}:{default_port}")
+    };
+    with_port.to_socket_addrs().map(Iterator::collect)
 }
 
 /// Announces to the join addresses until another member shows up: every 200 ms for
@@ -74,7 +80,7 @@ pub async fn retry_join(
 }
 
 /// The raft identity a gossip member advertises (its address with its `port` tag).
-fn raft_identity(m: &Member) -> Option<(u64, ServerNode)> {
+pub fn raft_identity(m: &Member) -> Option<(u64, ServerNode)> {
     let id = m.tags.get("id")?;
     let port: u16 = m.tags.get("port")?.parse().ok()?;
     Some((

@@ -8,6 +8,7 @@ mod events;
 mod local;
 mod logging;
 mod member_snapshot;
+mod operator;
 mod regexp;
 mod run;
 mod sessions;
@@ -93,6 +94,9 @@ fn main() -> ExitCode {
         Some("leave") => ExitCode::from(exit(cli::run_leave(&args[1..]))),
         Some("event") => ExitCode::from(exit(cli::run_event(&args[1..]))),
         Some("watch") => ExitCode::from(exit(cli::run_watch(&args[1..]))),
+        Some("join") => ExitCode::from(exit(cli::run_join(&args[1..]))),
+        Some("force-leave") => ExitCode::from(exit(cli::run_force_leave(&args[1..]))),
+        Some("operator") => ExitCode::from(exit(cli::run_operator(&args[1..]))),
         Some("-h") | Some("-help") | Some("--help") => {
             cli::print_usage();
             ExitCode::SUCCESS

@@ -252,6 +252,11 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             let agent = agent.clone();
             Arc::new(move || agent.local_services())
         }),
+        operator: Arc::new(crate::operator::AgentOperator::new(
+            raft.clone(),
+            cluster_tasks.gossip.clone(),
+            cfg.server,
+        )),
     });
     let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));
     tokio::spawn(crate::sessions::run(store.clone(), raft.clone(), stop_rx.clone()));

@@ -7,7 +7,8 @@
 //! foca has no "left" state: a graceful leave sends a small out-of-band notice to every
 //! member before foca announces us down, so peers record `left` rather than `failed`.
 //! Packets carry a one-byte kind prefix: 0 for foca, 1 for a leave notice, 2 for a user
-//! message ([`broadcast`]: Consul's user events).
+//! message ([`broadcast`]: Consul's user events). `force-leave` sends the same leave
+//! notice on behalf of a failed member.
 
 mod broadcast;
 
@@ -131,6 +132,21 @@ enum Input {
     Timer(Timer<Identity>),
     Announce(SocketAddr),
     Leave(oneshot::Sender<()>),
+    ForceLeave(String, oneshot::Sender<ForceLeaveOutcome>),
+}
+
+/// What [`Gossip::force_leave`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForceLeaveOutcome {
+    /// No member has that name.
+    NotFound,
+    /// The member is alive (or leaving on its own): nothing to do, as with serf, whose
+    /// live members refute the leave.
+    StillAlive,
+    /// The member already left.
+    AlreadyLeft,
+    /// The failed member is now `left`, and the notice is on its way to every member.
+    Left,
 }
 
 /// Shared member table.
@@ -286,6 +302,21 @@ impl Gossip {
         self.user_tx.subscribe()
     }
 
+    /// Forces the failed member `name` into `left` on every agent: a leave notice is
+    /// sent on its behalf, exactly as if it had left gracefully (Consul's `force-leave`).
+    pub async fn force_leave(&self, name: &str) -> ForceLeaveOutcome {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self
+            .tx
+            .send(Input::ForceLeave(name.to_string(), done_tx))
+            .await
+            .is_err()
+        {
+            return ForceLeaveOutcome::NotFound;
+        }
+        done_rx.await.unwrap_or(ForceLeaveOutcome::NotFound)
+    }
+
     /// Leaves gracefully: peers record us as `left`.
     pub async fn leave(&self) {
         let (done_tx, done_rx) = oneshot::channel();
@@ -342,6 +373,47 @@ impl Users {
         let _ = self.tx.send(UserMessage { ltime, payload });
         Some(())
     }
+}
+
+/// Sends a leave notice (the `KIND_LEAVE` packet a leaving member sends) on behalf of
+/// the failed member `name`, for the identity that failed, and records it as `left`
+/// here. Receivers pass it on as they do any leave notice, so it spreads to members the
+/// sender does not know; a later identity of that node (a restart) rejoins normally.
+async fn force_leave(
+    foca: &Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
+    name: &str,
+    left: &mut std::collections::HashMap<String, u64>,
+    socket: &UdpSocket,
+    members: &Table,
+) -> ForceLeaveOutcome {
+    let addr = match members.read().get(name) {
+        None => return ForceLeaveOutcome::NotFound,
+        Some(m) if m.status == MemberStatus::Left => return ForceLeaveOutcome::AlreadyLeft,
+        Some(m) if m.status != MemberStatus::Failed => return ForceLeaveOutcome::StillAlive,
+        Some(m) => m.addr,
+    };
+    // The newest identity foca holds under that name (down members included).
+    let bump = foca
+        .iter_membership_state()
+        .filter(|m| m.id().name == name)
+        .map(|m| m.id().bump)
+        .max()
+        .unwrap_or(0);
+    if left.get(name).is_none_or(|old| *old < bump) {
+        left.insert(name.to_string(), bump);
+    }
+    if let Ok(notice) = postcard::to_stdvec(&(name.to_string(), bump)) {
+        let mut packet = vec![KIND_LEAVE];
+        packet.extend_from_slice(&notice);
+        for m in foca.iter_members() {
+            let _ = socket.send_to(&packet, m.id().addr).await;
+        }
+    }
+    if let Some(m) = members.write().get_mut(name) {
+        m.status = MemberStatus::Left;
+    }
+    tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberLeave (forced): {name} {}", addr.ip());
+    ForceLeaveOutcome::Left
 }
 
 async fn run(
@@ -415,6 +487,14 @@ async fn run(
                 }
                 leave_done = Some(done);
                 foca.leave_cluster(&mut runtime)
+            }
+            Input::ForceLeave(name, done) => {
+                let outcome = force_leave(&foca, &name, &mut left, &socket, &members).await;
+                if outcome == ForceLeaveOutcome::Left {
+                    changes.send_modify(|n| *n += 1);
+                }
+                let _ = done.send(outcome);
+                Ok(())
             }
         };
         if let Err(e) = result {

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use rconsul_state::agent::LocalAgent;
 use rconsul_state::event::UserEvents;
+use rconsul_state::operator::Operator;
 use rconsul_state::{Consensus, StateStore};
 
 /// Settings the API needs from the agent's configuration.
@@ -69,6 +70,8 @@ pub struct ApiState {
     pub agent: Arc<dyn LocalAgent>,
     /// User events (`/v1/event/*`).
     pub events: Arc<dyn UserEvents>,
+    /// Cluster operations: raft configuration, join, force-leave.
+    pub operator: Arc<dyn Operator>,
 }
 
 /// The shared handle handlers receive.

@@ -3,11 +3,11 @@
 use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method, Response, StatusCode};
-use axum::routing::{get, put, MethodRouter};
+use axum::routing::{delete, get, put, MethodRouter};
 use axum::Router;
 
 use crate::response::{add_common_headers, ApiError};
-use crate::routes::{agent, catalog, event, health, kv, session, status, txn};
+use crate::routes::{agent, catalog, event, health, kv, membership, operator, session, status, txn};
 use crate::SharedState;
 
 /// Adds Consul's OPTIONS answer and 405 body to a method router.
@@ -159,6 +159,22 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/v1/agent/reload", allow(PUT_ONLY, put(agent::reload)))
         .route("/v1/agent/leave", allow(PUT_ONLY, put(agent::leave)))
+        .route(
+            "/v1/agent/join/{*address}",
+            allow(PUT_ONLY, put(membership::join)),
+        )
+        .route(
+            "/v1/agent/force-leave/{*node}",
+            allow(PUT_ONLY, put(membership::force_leave)),
+        )
+        .route(
+            "/v1/operator/raft/configuration",
+            allow(READ_ONLY, get(operator::configuration)),
+        )
+        .route(
+            "/v1/operator/raft/peer",
+            allow("OPTIONS,DELETE", delete(operator::remove_peer)),
+        )
         .route("/v1/session/create", allow(PUT_ONLY, put(session::create)))
         .route(
             "/v1/session/destroy/",

@@ -3,6 +3,7 @@
 //! - [`types`]: the raft type configuration (commands, responses, node identity).
 //! - [`storage`]: the raft log, vote and snapshots in sled (the only module that knows sled).
 //! - [`network`]: the transport between servers.
+//! - [`operator`]: the raft configuration for operators (listing, removing peers).
 //! - [`node`]: [`RaftNode`], which starts raft, batches writes and implements
 //!   [`rconsul_state::Consensus`] for the API layers.
 
@@ -14,6 +15,7 @@ pub mod cluster;
 pub mod forward;
 pub mod network;
 pub mod node;
+pub mod operator;
 pub mod rpc;
 pub mod server;
 pub mod storage;

@@ -514,7 +514,7 @@ impl RaftNode {
     }
 
     /// The known leader's id and server address, waiting briefly for an election.
-    async fn leader(&self) -> Option<(u64, Option<String>)> {
+    pub(crate) async fn leader(&self) -> Option<(u64, Option<String>)> {
         if self.leading_without_quorum() {
             return None;
         }

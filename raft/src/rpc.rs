@@ -12,6 +12,7 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
+use rconsul_state::operator::PeerSelector;
 use rconsul_state::{Command, CommandResult, ConsensusError};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
@@ -42,6 +43,9 @@ pub enum RpcRequest {
     },
     /// "Are you part of an initialised raft cluster?" (asked before bootstrapping).
     Initialized,
+    /// Remove a server from the raft configuration (leader only;
+    /// `DELETE /v1/operator/raft/peer` received elsewhere).
+    RemovePeer(PeerSelector),
 }
 
 /// The answer to an [`RpcRequest`].
@@ -59,6 +63,8 @@ pub enum RpcResponse {
     ReadIndex(Result<u64, ConsensusError>),
     /// To [`RpcRequest::Initialized`].
     Initialized(bool),
+    /// To [`RpcRequest::RemovePeer`]: Consul's error text on failure.
+    RemovePeer(Result<(), String>),
     /// The request could not be decoded or served.
     Error(String),
 }

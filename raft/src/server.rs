@@ -61,5 +61,6 @@ async fn handle(node: &RaftNode, req: RpcRequest) -> RpcResponse {
         RpcRequest::Initialized => {
             RpcResponse::Initialized(node.raft().is_initialized().await.unwrap_or(false))
         }
+        RpcRequest::RemovePeer(peer) => RpcResponse::RemovePeer(node.remove_peer_as_leader(&peer).await),
     }
 }

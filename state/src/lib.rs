@@ -12,6 +12,7 @@ pub mod command;
 pub mod consensus;
 pub mod event;
 pub mod kv;
+pub mod operator;
 pub mod session;
 pub mod store;
 pub mod tables;

@@ -1,6 +1,7 @@
 //! The `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
 //! `members`, `catalog datacenters|nodes|services`, `services register|deregister`,
-//! `maint`, `reload`, `leave` and the top-level usage text, printing exactly what Consul
+//! `maint`, `reload`, `leave`, `join`, `force-leave`, `operator raft list-peers|remove-peer`
+//! and the top-level usage text, printing exactly what Consul
 //! 1.10.3's CLI prints (see `shared/reference/golden/cli.md`), down to help texts, error
 //! wording and exit codes.
 //!
@@ -20,12 +21,15 @@ mod catalog;
 mod columnize;
 mod command;
 mod event;
+mod force_leave;
 mod http;
+mod join;
 mod kv;
 mod lifecycle;
 mod lock;
 mod maint;
 mod members;
+mod operator;
 mod services;
 mod tabwriter;
 mod version;
@@ -38,15 +42,21 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 12] = [
+const COMMANDS: [(&str, &str); 15] = [
     ("agent", "Runs a Consul agent"),
     ("catalog", "Interact with the catalog"),
     ("event", "Fire a new event"),
+    (
+        "force-leave",
+        "Forces a member of the cluster to enter the \"left\" state",
+    ),
+    ("join", "Tell Consul agent to join cluster"),
     ("kv", "Interact with the key-value store"),
     ("leave", "Gracefully leaves the Consul cluster and shuts down"),
     ("lock", "Execute a command holding a lock"),
     ("maint", "Controls node or service maintenance mode"),
     ("members", "Lists the members of a Consul cluster"),
+    ("operator", "Provides cluster-level tools for Consul operators"),
     ("reload", "Triggers the agent to reload configuration files"),
     ("services", "Interact with services"),
     ("version", "Prints the Consul version"),
@@ -118,6 +128,24 @@ pub fn run_event(args: &[String]) -> i32 {
 /// of the view (or prints it once without a handler); returns the exit code.
 pub fn run_watch(args: &[String]) -> i32 {
     with_std_ui(|ui| watch::run(ui, args))
+}
+
+/// `rconsul join [-wan] ADDR...`: asks the agent to join the cluster through each
+/// address; returns 0 if any join succeeded.
+pub fn run_join(args: &[String]) -> i32 {
+    with_std_ui(|ui| join::run(ui, args))
+}
+
+/// `rconsul force-leave [-prune] NODE`: moves a failed member to `left`; returns the
+/// exit code.
+pub fn run_force_leave(args: &[String]) -> i32 {
+    with_std_ui(|ui| force_leave::run(ui, args))
+}
+
+/// `rconsul operator raft list-peers|remove-peer ...`, where `args` are the arguments
+/// after `operator`; returns the exit code.
+pub fn run_operator(args: &[String]) -> i32 {
+    with_std_ui(|ui| operator::run(ui, args))
 }
 
 /// `rconsul leave`: asks the agent to leave the cluster gracefully and shut down; returns
@@ -245,18 +273,21 @@ mod tests {
             usage_text(),
             "Usage: consul [--version] [--help] <command> [<args>]\n\n\
              Available commands are:\n    \
-             agent       Runs a Consul agent\n    \
-             catalog     Interact with the catalog\n    \
-             event       Fire a new event\n    \
-             kv          Interact with the key-value store\n    \
-             leave       Gracefully leaves the Consul cluster and shuts down\n    \
-             lock        Execute a command holding a lock\n    \
-             maint       Controls node or service maintenance mode\n    \
-             members     Lists the members of a Consul cluster\n    \
-             reload      Triggers the agent to reload configuration files\n    \
-             services    Interact with services\n    \
-             version     Prints the Consul version\n    \
-             watch       Watch for changes in Consul\n\n"
+             agent          Runs a Consul agent\n    \
+             catalog        Interact with the catalog\n    \
+             event          Fire a new event\n    \
+             force-leave    Forces a member of the cluster to enter the \"left\" state\n    \
+             join           Tell Consul agent to join cluster\n    \
+             kv             Interact with the key-value store\n    \
+             leave          Gracefully leaves the Consul cluster and shuts down\n    \
+             lock           Execute a command holding a lock\n    \
+             maint          Controls node or service maintenance mode\n    \
+             members        Lists the members of a Consul cluster\n    \
+             operator       Provides cluster-level tools for Consul operators\n    \
+             reload         Triggers the agent to reload configuration files\n    \
+             services       Interact with services\n    \
+             version        Prints the Consul version\n    \
+             watch          Watch for changes in Consul\n\n"
         );
     }
 }

@@ -5,6 +5,8 @@ pub mod catalog;
 pub mod event;
 pub mod health;
 pub mod kv;
+pub mod membership;
+pub mod operator;
 mod read;
 pub mod session;
 pub mod status;
