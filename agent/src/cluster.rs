@@ -216,6 +216,16 @@ pub async fn reconcile_catalog(
                         }
                     }
                 }
+                // Members gossip forgot after reconnect_timeout leave the catalog too.
+                for name in gossip.reaped() {
+                    if in_catalog.contains(&name) && !members.iter().any(|m| m.name == name) {
+                        tracing::info!(target: "agent.leader", "deregistering member: member={name} reason=reaped");
+                        commands.push(Command::CatalogDeregister(DeregisterRequest {
+                            node: name,
+                            ..Default::default()
+                        }));
+                    }
+                }
             }
             for cmd in commands {
                 if let Err(e) = raft.write(cmd).await {

@@ -95,12 +95,13 @@ async fn start_cluster(
     if cfg.bootstrap_expect > 1 {
         tags.insert("expect".into(), cfg.bootstrap_expect.to_string());
     }
-    let gossip_cfg = rconsul_gossip::GossipConfig::lan(
+    let mut gossip_cfg = rconsul_gossip::GossipConfig::lan(
         SocketAddr::new(cfg.bind_addr, serf_port),
         SocketAddr::new(advertise, serf_port),
         cfg.node_name.clone(),
         tags,
     );
+    gossip_cfg.reap.reconnect = Duration::from_millis(cfg.reconnect_timeout_ms);
     let gossip = Arc::new(
         rconsul_gossip::Gossip::start(gossip_cfg)
             .await

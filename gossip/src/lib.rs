@@ -11,10 +11,12 @@
 //! notice on behalf of a failed member.
 
 mod broadcast;
+mod reap;
 
 pub use broadcast::UserMessage;
+pub use reap::ReapTimeouts;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::num::{NonZeroU32, NonZeroUsize};
 use std::sync::Arc;
@@ -106,6 +108,8 @@ pub struct GossipConfig {
     pub probe_period: Duration,
     /// Time a suspect member has to refute before it is declared failed.
     pub suspect_timeout: Duration,
+    /// When failed and left members are dropped from the list.
+    pub reap: ReapTimeouts,
 }
 
 impl GossipConfig {
@@ -123,6 +127,7 @@ impl GossipConfig {
             tags,
             probe_period: Duration::from_millis(300),
             suspect_timeout: Duration::from_millis(1500),
+            reap: ReapTimeouts::default(),
         }
     }
 }
@@ -133,6 +138,7 @@ enum Input {
     Announce(SocketAddr),
     Leave(oneshot::Sender<()>),
     ForceLeave(String, oneshot::Sender<ForceLeaveOutcome>),
+    Reap,
 }
 
 /// What [`Gossip::force_leave`] did.
@@ -160,6 +166,7 @@ pub struct Gossip {
     me: Identity,
     user_tx: fanout::Sender<UserMessage>,
     clock: Arc<LamportClock>,
+    reaped: Arc<RwLock<BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for Gossip {
@@ -236,6 +243,7 @@ impl Gossip {
         let foca = Foca::new(me.clone(), foca_config(&cfg), rng, PostcardCodec);
         let (user_tx, _) = fanout::channel(256);
         let clock = Arc::new(LamportClock::default());
+        let reaped: Arc<RwLock<BTreeSet<String>>> = Arc::default();
         tokio::spawn(run(
             foca,
             rx,
@@ -248,7 +256,13 @@ impl Gossip {
                 clock: clock.clone(),
                 seen: SeenIds::default(),
             },
+            Reaping {
+                timeouts: cfg.reap,
+                reaper: reap::Reaper::default(),
+                reaped: reaped.clone(),
+            },
         ));
+        tokio::spawn(reap_ticker(tx.clone(), cfg.reap));
         tokio::spawn(receive(socket, tx.clone()));
         tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", me.name, me.addr.ip());
         Ok(Gossip {
@@ -258,6 +272,7 @@ impl Gossip {
             me,
             user_tx,
             clock,
+            reaped,
         })
     }
 
@@ -295,6 +310,12 @@ impl Gossip {
             .try_send(Input::Data(Bytes::from(packet)))
             .map_err(|e| GossipError(format!("cannot queue user message: {e}")))?;
         Ok(ltime)
+    }
+
+    /// Members this agent dropped after their reconnect (or tombstone) timeout and that
+    /// have not come back since.
+    pub fn reaped(&self) -> Vec<String> {
+        self.reaped.read().iter().cloned().collect()
     }
 
     /// Subscribes to user messages (each delivered once, in arrival order).
@@ -416,6 +437,26 @@ async fn force_leave(
     ForceLeaveOutcome::Left
 }
 
+/// The run loop's share of reaping.
+struct Reaping {
+    timeouts: ReapTimeouts,
+    reaper: reap::Reaper,
+    reaped: Arc<RwLock<BTreeSet<String>>>,
+}
+
+/// Asks the run loop to reap at a pace suited to the timeouts (serf reaps every 15 s).
+async fn reap_ticker(tx: mpsc::Sender<Input>, timeouts: ReapTimeouts) {
+    let every = (timeouts.reconnect.min(timeouts.tombstone) / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(15));
+    loop {
+        tokio::time::sleep(every).await;
+        if tx.send(Input::Reap).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run(
     mut foca: Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
     mut rx: mpsc::Receiver<Input>,
@@ -424,6 +465,7 @@ async fn run(
     members: Table,
     changes: watch::Sender<u64>,
     mut users: Users,
+    mut reaping: Reaping,
 ) {
     let mut runtime = foca::AccumulatingRuntime::new();
     // Members that announced a graceful leave, with the identity (bump) that left. A
@@ -496,6 +538,18 @@ async fn run(
                 let _ = done.send(outcome);
                 Ok(())
             }
+            Input::Reap => {
+                let removed = reaping.reaper.reap(
+                    &mut members.write(),
+                    &mut reaping.reaped.write(),
+                    reaping.timeouts,
+                    std::time::Instant::now(),
+                );
+                if removed {
+                    changes.send_modify(|n| *n += 1);
+                }
+                Ok(())
+            }
         };
         if let Err(e) = result {
             tracing::debug!(target: "agent.server.serf.lan", "gossip: {e}");
@@ -522,6 +576,7 @@ async fn run(
                         table.insert(id.name.clone(), member_of(&id, MemberStatus::Left));
                     } else {
                         left.remove(&id.name);
+                        reaping.reaped.write().remove(&id.name);
                         tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", id.name, id.addr.ip());
                         table.insert(id.name.clone(), member_of(&id, MemberStatus::Alive));
                     }

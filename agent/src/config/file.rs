@@ -89,6 +89,7 @@ pub(super) struct PartialConfig {
     pub(super) max_query_time_ms: Option<u64>,
     pub(super) kv_max_value_size: Option<u64>,
     pub(super) leave_on_terminate: Option<bool>,
+    pub(super) reconnect_timeout_ms: Option<u64>,
     pub(super) encrypt: Option<String>,
 }
 
@@ -111,7 +112,7 @@ impl PartialConfig {
             retry_interval_ms; raft_protocol; raft_multiplier; raft_snapshot_threshold;
             raft_trailing_logs; enable_script_checks; enable_local_script_checks; domain;
             alt_domain; pid_file; default_query_time_ms; max_query_time_ms;
-            kv_max_value_size; leave_on_terminate; encrypt;
+            kv_max_value_size; leave_on_terminate; encrypt; reconnect_timeout_ms;
             ports.http; ports.dns; ports.server; ports.serf_lan; ports.serf_wan;
             ports.https; ports.grpc; ports.grpc_tls;
             dns.allow_stale; dns.max_stale_ms; dns.node_ttl_ms; dns.only_passing;
@@ -347,6 +348,7 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "alt_domain" => set(&mut p.alt_domain, str_val(k, v)?),
             "pid_file" => set(&mut p.pid_file, str_val(k, v)?.map(PathBuf::from)),
             "leave_on_terminate" => set(&mut p.leave_on_terminate, bool_val(k, v)?),
+            "reconnect_timeout" => set(&mut p.reconnect_timeout_ms, duration_val(k, v)?),
             "encrypt" => set(&mut p.encrypt, str_val(k, v)?),
             "default_query_time" => set(&mut p.default_query_time_ms, duration_val(k, v)?),
             "max_query_time" => set(&mut p.max_query_time_ms, duration_val(k, v)?),

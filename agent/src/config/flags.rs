@@ -689,6 +689,14 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
 
     let dns = resolve_dns(&p.dns).map_err(invalid)?;
 
+    // Consul refuses reconnect timeouts under 8 h (a member briefly partitioned away must
+    // not be forgotten); 72 h by default.
+    const HOUR_MS: u64 = 3_600_000;
+    let reconnect_timeout_ms = p.reconnect_timeout_ms.unwrap_or(72 * HOUR_MS);
+    if reconnect_timeout_ms < 8 * HOUR_MS {
+        return Err(invalid("reconnect_timeout must be >= 8h".to_string()));
+    }
+
     let enable_script_checks = p.enable_script_checks.unwrap_or(false);
     Ok(AgentConfig {
         dev,
@@ -723,6 +731,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         max_query_time_ms: p.max_query_time_ms.unwrap_or(600_000),
         kv_max_value_size: p.kv_max_value_size.unwrap_or(524_288),
         leave_on_terminate: p.leave_on_terminate,
+        reconnect_timeout_ms,
         config_sources,
         config_format: None,
     })
@@ -1116,6 +1125,22 @@ mod tests {
         assert_eq!(
             invalid_err(&["-dev", "-config-format", "yaml"]),
             "-config-format must be either 'hcl' or 'json', got \"yaml\""
+        );
+    }
+
+    #[test]
+    fn reconnect_timeout_defaults_to_72h_and_must_be_8h_or_more() {
+        assert_eq!(ok(&["-dev"]).reconnect_timeout_ms, 72 * 3_600_000);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = write(dir.path(), "short.json", r#"{"reconnect_timeout": "1h"}"#);
+        assert_eq!(
+            invalid_err(&["-dev", "-config-file", &short]),
+            "reconnect_timeout must be >= 8h"
+        );
+        let long = write(dir.path(), "long.json", r#"{"reconnect_timeout": "10h"}"#);
+        assert_eq!(
+            ok(&["-dev", "-config-file", &long]).reconnect_timeout_ms,
+            10 * 3_600_000
         );
     }
 

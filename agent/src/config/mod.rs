@@ -192,6 +192,9 @@ pub struct AgentConfig {
     pub kv_max_value_size: u64,
     /// `leave_on_terminate` (default: false for servers, true for clients).
     pub leave_on_terminate: Option<bool>,
+    /// `reconnect_timeout` in milliseconds: failed members are reaped after it (72 h;
+    /// at least 8 h).
+    pub reconnect_timeout_ms: u64,
     /// The config files and directories that were loaded, in order (for logs and reload).
     pub config_sources: Vec<PathBuf>,
     /// `-config-format`: the format of every config file (None: by file extension).
