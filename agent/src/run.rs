@@ -249,6 +249,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         store: store.clone(),
         consensus: raft.clone(),
         agent: agent.clone(),
+        cache: Default::default(),
         events: crate::events::AgentEvents::start(cluster_tasks.gossip.clone(), cfg.node_name.clone(), {
             let agent = agent.clone();
             Arc::new(move || agent.local_services())

@@ -9,6 +9,7 @@
 //! - [`ui`]: the embedded web UI at `/ui/`.
 
 pub mod blocking;
+pub mod cache;
 pub mod decode;
 pub mod duration;
 pub mod filter;
@@ -68,6 +69,8 @@ pub struct ApiState {
     pub consensus: Arc<dyn Consensus>,
     /// The local agent (services, checks, members, lifecycle).
     pub agent: Arc<dyn LocalAgent>,
+    /// Encoded answers of hot reads, reused while their data is unchanged.
+    pub cache: cache::ResponseCache,
     /// User events (`/v1/event/*`).
     pub events: Arc<dyn UserEvents>,
     /// Cluster operations: raft configuration, join, force-leave.

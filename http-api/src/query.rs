@@ -31,6 +31,20 @@ impl Params {
         Params { pairs }
     }
 
+    /// The parameters that shape a read's answer, in order: all but `index`, `wait`
+    /// and the consistency and datacenter ones (which only gate or delay it).
+    pub fn answer_shaping(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| {
+                !matches!(
+                    k.as_str(),
+                    "index" | "wait" | "stale" | "consistent" | "dc" | "cached"
+                )
+            })
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// Whether a flag is present (any value).
     pub fn has(&self, name: &str) -> bool {
         self.pairs.iter().any(|(k, _)| k == name)

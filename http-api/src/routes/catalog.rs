@@ -337,8 +337,9 @@ pub async fn service(
 ) -> Result<Response<Body>, ApiError> {
     let read = Read::begin(&api, q.as_deref()).await?;
     let resp = read
-        .answer(
-            &api.store,
+        .answer_cached(
+            &api,
+            &format!("catalog/service/{name}"),
             |s| s.catalog.service_watch_index(&name),
             |s| {
                 let rows: Vec<ServiceNodeJson<'_>> = s

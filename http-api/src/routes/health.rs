@@ -111,8 +111,9 @@ pub async fn service(
         Some(_) => return Err(ApiError::bad_request("Invalid value for ?passing")),
     };
     let resp = read
-        .answer(
-            &api.store,
+        .answer_cached(
+            &api,
+            &format!("health/service/{name}"),
             |s| s.catalog.service_watch_index(&name),
             |s| {
                 let mut rows: Vec<CheckServiceNodeJson<'_>> = Vec::new();

@@ -1,6 +1,6 @@
 //! The preamble every catalog/health read shares: query parsing, consistency, headers.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
 use rconsul_state::store::State;
 use rconsul_state::{Consistency, ReadMeta, StateStore, Table};
@@ -91,6 +91,66 @@ impl Read {
         .await;
         let mut resp = json_bytes_response(StatusCode::OK, result.value);
         self.finish(&mut resp, result.index);
+        resp
+    }
+
+    /// Like [`Read::answer`], for hot reads whose watch probe moves exactly when their
+    /// answer changes (a service's index): an answer encoded at the current probe is
+    /// served again from `api.cache` (see [`crate::cache`]). `what` names the endpoint
+    /// and its path parameters.
+    pub async fn answer_cached(
+        &self,
+        api: &ApiState,
+        what: &str,
+        watch: impl Fn(&State) -> u64,
+        mut query: impl FnMut(&State) -> (u64, Vec<u8>),
+    ) -> Response<Body> {
+        let key = self.cache_key(what);
+        let probe = watch(&api.store.read());
+        // A probe of 0 means "nothing there" (an unknown service): its index still moves.
+        if probe != 0 {
+            if let Some((index, body)) = api.cache.get(&key, probe) {
+                if self.opts.min_index == 0 || index > self.opts.min_index {
+                    return self.respond(index, body);
+                }
+            }
+            if self.opts.min_index == 0 {
+                let (probe, index, body) = {
+                    let state = api.store.read();
+                    let probe = watch(&state);
+                    let (index, body) = query(&state);
+                    (probe, index, Bytes::from(body))
+                };
+                api.cache.put(key, probe, index, body.clone());
+                return self.respond(index, body);
+            }
+        }
+        self.answer(&api.store, watch, query).await
+    }
+
+    /// The cache key: the endpoint, the answer-shaping parameters and the pretty flag.
+    fn cache_key(&self, what: &str) -> String {
+        let mut key = String::with_capacity(what.len() + 32);
+        key.push_str(what);
+        key.push(if self.pretty { '!' } else { '?' });
+        for (k, v) in self.params.answer_shaping() {
+            key.push_str(k);
+            key.push('=');
+            key.push_str(v);
+            key.push('&');
+        }
+        key
+    }
+
+    /// A 200 answer from an encoded body, with the read headers.
+    fn respond(&self, index: u64, body: Bytes) -> Response<Body> {
+        let mut resp = Response::new(Body::from(body));
+        resp.headers_mut().insert(
+            axum::http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        crate::response::add_common_headers(&mut resp);
+        self.finish(&mut resp, index);
         resp
     }
 
