@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=target/release/rconsul
 BENCH=target/release/rconsul-bench
-DIR=$(mktemp -d)
+DIR=${KEEP:-$(mktemp -d)}
 DUR=${DUR:-10s}
-trap 'pkill -f "rconsul agent .*-data-dir=$DIR" || true; rm -rf "$DIR"' EXIT
+trap 'pkill -f "rconsul agent .*-data-dir=$DIR" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
 now() { date +%s.%N; }
 leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }

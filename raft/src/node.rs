@@ -107,9 +107,12 @@ fn raft_config(cfg: &RaftNodeConfig) -> Result<Config, StartError> {
     let m = u64::from(cfg.raft_multiplier.max(1));
     let config = Config {
         cluster_name: "rconsul".to_string(),
+        // openraft lets a follower that heard from a leader start an election only after
+        // `election_timeout_max` (the leader lease) plus its own random timeout: 500–600 ms
+        // without heartbeats (about seven missed ones) at the default multiplier.
         heartbeat_interval: 15 * m,
-        election_timeout_min: 60 * m,
-        election_timeout_max: 120 * m,
+        election_timeout_min: 40 * m,
+        election_timeout_max: 60 * m,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_threshold.max(1)),
         max_in_snapshot_log_to_keep: cfg.trailing_logs,
         purge_batch_size: 256,

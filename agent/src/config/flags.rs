@@ -649,10 +649,13 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
             "performance.raft_multiplier cannot be {raft_multiplier}. Must be between 1 and 10"
         )));
     }
+    // Consul's defaults are 16384 and 10240 entries of one command each; an rconsul entry
+    // is a batch of up to a few hundred commands, so fewer entries bound the log (its disk
+    // use, the memory sled spends on it, and the replay at restart) to a similar size.
     let raft_snapshot_threshold =
-        non_negative("raft_snapshot_threshold", p.raft_snapshot_threshold, 16384).map_err(invalid)?;
+        non_negative("raft_snapshot_threshold", p.raft_snapshot_threshold, 4096).map_err(invalid)?;
     let raft_trailing_logs =
-        non_negative("raft_trailing_logs", p.raft_trailing_logs, 10240).map_err(invalid)?;
+        non_negative("raft_trailing_logs", p.raft_trailing_logs, 2048).map_err(invalid)?;
 
     validate_node_meta(&p.node_meta).map_err(|e| invalid(format!("node_meta invalid: {e}")))?;
 
@@ -1004,8 +1007,8 @@ mod tests {
         assert_eq!(c.ports, Ports::default());
         assert_eq!(c.log_level, LogLevel::Info);
         assert_eq!(c.raft_multiplier, 5);
-        assert_eq!(c.raft_snapshot_threshold, 16384);
-        assert_eq!(c.raft_trailing_logs, 10240);
+        assert_eq!(c.raft_snapshot_threshold, 4096);
+        assert_eq!(c.raft_trailing_logs, 2048);
         assert_eq!(c.retry_interval_ms, 30_000);
         assert_eq!(c.default_query_time_ms, 300_000);
         assert_eq!(c.max_query_time_ms, 600_000);

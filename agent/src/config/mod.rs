@@ -166,9 +166,10 @@ pub struct AgentConfig {
     pub retry_interval_ms: u64,
     /// `performance.raft_multiplier` (default 5; dev 1).
     pub raft_multiplier: u32,
-    /// `raft_snapshot_threshold`: log entries between snapshots (default 16384).
+    /// `raft_snapshot_threshold`: log entries between snapshots (default 4096
+    /// batched entries).
     pub raft_snapshot_threshold: u64,
-    /// `raft_trailing_logs`: log entries kept after a snapshot (default 10240).
+    /// `raft_trailing_logs`: log entries kept after a snapshot (default 2048).
     pub raft_trailing_logs: u64,
     /// `-enable-script-checks` / `enable_script_checks`.
     pub enable_script_checks: bool,
