@@ -260,3 +260,56 @@ fn leave_shrinks_peers_and_quorum_loss_fails_fast() {
     });
     assert_eq!(s2.get("/v1/kv/before?stale").status, 200);
 }
+
+#[test]
+fn a_restarted_agent_rejoins_from_its_member_snapshot_without_join() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Agent::server("127.0.8.31", &dir.path().join("s"), &[]);
+    server.wait_ready(CONVERGE);
+    let client_args = |join: bool| {
+        let mut args = vec![
+            "agent".to_string(),
+            "-bind=127.0.8.32".into(),
+            "-client=127.0.8.32".into(),
+            "-node=snap-client".into(),
+            format!("-data-dir={}", dir.path().join("c").display()),
+        ];
+        if join {
+            args.push("-retry-join=127.0.8.31".into());
+        }
+        args
+    };
+    let client_status = || {
+        let members = try_http("GET", &server.url("/v1/agent/members"), None).ok()?;
+        members
+            .json()
+            .as_array()?
+            .iter()
+            .find(|m| m["Name"] == "snap-client")
+            .and_then(|m| m["Status"].as_u64())
+    };
+    let mut client = Agent::with_args("127.0.8.32", client_args(true));
+    wait_for("the client to join", CONVERGE, || {
+        (client_status() == Some(1)).then_some(())
+    });
+    wait_for("the member snapshot", CONVERGE, || {
+        let text = std::fs::read_to_string(dir.path().join("c/serf/local.snapshot")).ok()?;
+        text.contains("127.0.8.31:8301").then_some(())
+    });
+    client.kill9();
+    wait_for("the server to see the client fail", CONVERGE, || {
+        (client_status() == Some(4)).then_some(())
+    });
+    // Restarted without -retry-join: the snapshot brings it back.
+    let client = Agent::with_args("127.0.8.32", client_args(false));
+    wait_for("the client to rejoin by itself", CONVERGE, || {
+        (client_status() == Some(1)).then_some(())
+    });
+    assert!(
+        client
+            .log()
+            .contains("Attempting re-join to previously known nodes"),
+        "{}",
+        client.log()
+    );
+}
