@@ -522,3 +522,52 @@ fn maintenance_mode_and_agent_health() {
     let members = agent.get("/v1/agent/members").json();
     assert_eq!(members[0]["Tags"]["role"], "consul");
 }
+
+/// Service reads are served from an answer cache between changes: every answer right
+/// after an acknowledged write must already show it (no stale cached answer).
+#[test]
+fn service_reads_reflect_each_write_at_once() {
+    let agent = Agent::dev("127.0.4.8");
+    agent.wait_ready(READY);
+    let count = |path: &str| agent.get(path).json().as_array().map_or(0, Vec::len);
+    for i in 0..15 {
+        let body = format!(
+            r#"{{"Node":"cache-n{i}","Address":"10.0.0.{i}","Service":{{"Service":"cached","ID":"c{i}","Port":80}},
+                "Check":{{"CheckID":"c{i}-chk","Name":"c","ServiceID":"c{i}","Status":"passing"}}}}"#
+        );
+        // Read first so the answer is cached, then change it.
+        let before = count("/v1/health/service/cached?passing");
+        assert_eq!(before, i, "before registering instance {i}");
+        assert_eq!(agent.put("/v1/catalog/register", body.as_bytes()).status, 200);
+        assert_eq!(count("/v1/health/service/cached?passing"), i + 1);
+        assert_eq!(count("/v1/catalog/service/cached"), i + 1);
+    }
+    // A check turning critical drops the instance from ?passing at once.
+    let critical = r#"{"Node":"cache-n3","Address":"10.0.0.3","SkipNodeUpdate":true,
+        "Check":{"CheckID":"c3-chk","Name":"c","ServiceID":"c3","Status":"critical"}}"#;
+    assert_eq!(agent.put("/v1/catalog/register", critical.as_bytes()).status, 200);
+    assert_eq!(count("/v1/health/service/cached?passing"), 14);
+    assert_eq!(count("/v1/health/service/cached"), 15);
+    // A node-level change (its address) shows in the service's rows at once.
+    let moved = r#"{"Node":"cache-n0","Address":"10.9.9.9"}"#;
+    assert_eq!(agent.put("/v1/catalog/register", moved.as_bytes()).status, 200);
+    let rows = agent.get("/v1/catalog/service/cached").json();
+    assert!(
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .any(|r| r["Node"] == "cache-n0" && r["Address"] == "10.9.9.9"),
+        "{rows}"
+    );
+    let deregister = r#"{"Node":"cache-n1"}"#;
+    assert_eq!(
+        agent.put("/v1/catalog/deregister", deregister.as_bytes()).status,
+        200
+    );
+    assert_eq!(count("/v1/catalog/service/cached"), 14);
+    // Different query strings are different answers.
+    assert_eq!(
+        count("/v1/health/service/cached?passing&filter=Node.Node%20%3D%3D%20%22cache-n2%22"),
+        1
+    );
+}
