@@ -1,11 +1,11 @@
 //! `consul services register|deregister`, as Consul 1.10's `command/services/*`: services
-//! come from flags or from JSON service-definition files (`{"service": {...}}` and/or
+//! come from flags or from JSON or HCL service-definition files (`{"service": {...}}` and/or
 //! `{"services": [...]}`), and go to `PUT /v1/agent/service/register` or
 //! `PUT /v1/agent/service/deregister/<id>` on the local agent.
 //!
 //! File definitions are sent as written: the agent accepts snake_case as well as
-//! PascalCase keys, so no translation is needed. Consul also reads HCL files; rconsul
-//! reports them as unsupported.
+//! PascalCase keys, so no translation is needed. HCL files go through the agent's own HCL
+//! reader (`config::hcl`) first.
 
 use std::path::Path;
 
@@ -219,7 +219,7 @@ fn service_from_flags(flags: &Parsed) -> Result<Map<String, Value>, String> {
     Ok(svc)
 }
 
-/// The service definitions in the given files (or directories of `.json` files), in
+/// The service definitions in the given files (or directories of `.json`/`.hcl` files), in
 /// order; within a file `services` entries come before `service`, as Consul's config
 /// builder orders them. Skipped files produce Consul's warning on stderr.
 fn services_from_files(ui: &mut Ui<'_>, paths: &[String]) -> Result<Vec<Map<String, Value>>, String> {
@@ -243,24 +243,25 @@ fn services_from_files(ui: &mut Ui<'_>, paths: &[String]) -> Result<Vec<Map<Stri
 
     let mut services = Vec::new();
     for file in files {
-        match Path::new(&file).extension().and_then(|e| e.to_str()) {
-            Some("json") => {}
-            Some("hcl") => {
-                return Err(format!(
-                    "HCL configuration files are not supported by rconsul: {file}"
-                ))
-            }
+        let hcl = match Path::new(&file).extension().and_then(|e| e.to_str()) {
+            Some("json") => false,
+            Some("hcl") => true,
             _ => {
                 ui.error(format!(
                     "skipping file {file}, extension must be .hcl or .json, or config format must be set"
                 ));
                 continue;
             }
-        }
+        };
         let data = std::fs::read(&file)
             .map_err(|e| format!("config: Open failed on {file}. open {file}: {}", go_io_error(&e)))?;
-        let parsed: Value =
-            serde_json::from_slice(&data).map_err(|e| format!("failed to parse {file}: {e}"))?;
+        let parsed: Value = if hcl {
+            // The agent's own HCL reader: the same file shapes as in -config-file.
+            let text = String::from_utf8_lossy(&data);
+            crate::config::hcl::to_json(&text).map_err(|e| format!("failed to parse {file}: {e}"))?
+        } else {
+            serde_json::from_slice(&data).map_err(|e| format!("failed to parse {file}: {e}"))?
+        };
         let Value::Object(top) = parsed else {
             return Err(format!("failed to parse {file}: the top level must be an object"));
         };
@@ -422,6 +423,29 @@ mod tests {
 
         let (_, seen) = against(&[(200, "")], &["register", "-name=db"], run);
         assert_eq!(json(&seen[0].body), serde_json::json!({"Name": "db"}));
+    }
+
+    #[test]
+    fn register_from_an_hcl_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("web.hcl");
+        std::fs::write(
+            &file,
+            "service {\n  name = \"web\"\n  port = 80\n  tags = [\"v1\"]\n  check {\n    ttl = \"10s\"\n  }\n}\n",
+        )
+        .expect("write");
+        let file = file.to_string_lossy().into_owned();
+        let (o, seen) = against(&[(200, "")], &["register", &file], run);
+        assert_eq!((o.code, o.stdout.as_str()), (0, "Registered service: web\n"));
+        assert_eq!(
+            json(&seen[0].body),
+            serde_json::json!({"name": "web", "port": 80, "tags": ["v1"], "check": {"ttl": "10s"}})
+        );
+        std::fs::write(dir.path().join("bad.hcl"), "service {").expect("write");
+        let bad = dir.path().join("bad.hcl").to_string_lossy().into_owned();
+        let o = offline(&["register", &bad], run);
+        assert_eq!(o.code, 1);
+        assert!(o.stderr.contains("failed to parse"), "{}", o.stderr);
     }
 
     #[test]

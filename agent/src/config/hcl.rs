@@ -20,7 +20,7 @@ pub(super) const LIST_KEYS: &[&str] = &["services", "checks", "watches", "segmen
 
 /// Why an HCL config file could not be converted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(super) enum HclError {
+pub(crate) enum HclError {
     /// The text is not valid HCL (the parser's message, with line and column).
     #[error("HCL syntax error at {0}")]
     Syntax(String),
@@ -35,7 +35,7 @@ pub(super) enum HclError {
 }
 
 /// Parses HCL text and returns the equivalent JSON object.
-pub(super) fn to_json(text: &str) -> Result<Value, HclError> {
+pub(crate) fn to_json(text: &str) -> Result<Value, HclError> {
     let body = hcl::parse(text).map_err(syntax_error)?;
     body_to_json(body, "").map(Value::Object)
 }

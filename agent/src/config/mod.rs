@@ -213,7 +213,7 @@ pub enum ConfigFormat {
 
 mod file;
 mod flags;
-mod hcl;
+pub(crate) mod hcl;
 
 pub use flags::{parse_agent_args, ConfigError, AGENT_USAGE};
 
