@@ -246,4 +246,13 @@ fn join_a_lone_agent_then_force_leave_it() {
             .collect();
         (names.len() == 3 && !names.contains(&"lone")).then_some(())
     });
+
+    // -prune drops the member from every member list at once.
+    let (code, out, err) = cli(&["force-leave", "-prune", &http_addr(&servers[0]), "lone"], &[]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "", ""));
+    for s in &servers {
+        wait_for("the pruned agent gone from members", CONVERGE, || {
+            member_status(s, "lone").is_none().then_some(())
+        });
+    }
 }

@@ -182,10 +182,10 @@ impl Operator for AgentOperator {
         })
     }
 
-    fn force_leave(&self, node: String, _prune: bool) -> BoxFuture<'_, Result<(), OperatorError>> {
+    fn force_leave(&self, node: String, prune: bool) -> BoxFuture<'_, Result<(), OperatorError>> {
         Box::pin(async move {
             tracing::info!(target: "agent", "Force leaving node: node={node}");
-            match self.gossip.force_leave(&node).await {
+            match self.gossip.force_leave(&node, prune).await {
                 ForceLeaveOutcome::NotFound => {
                     let e = format!("agent: No node found with name '{node}'");
                     tracing::warn!(target: "agent", "Failed to remove node: node={node} error=\"{e}\"");

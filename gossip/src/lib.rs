@@ -34,6 +34,8 @@ use crate::broadcast::{LamportClock, SeenIds, KIND_USER};
 
 const KIND_FOCA: u8 = 0;
 const KIND_LEAVE: u8 = 1;
+/// A prune notice: drop a member that is down from every member list (`force-leave -prune`).
+const KIND_PRUNE: u8 = 3;
 
 /// How this agent appears in gossip.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,7 +139,7 @@ enum Input {
     Timer(Timer<Identity>),
     Announce(SocketAddr),
     Leave(oneshot::Sender<()>),
-    ForceLeave(String, oneshot::Sender<ForceLeaveOutcome>),
+    ForceLeave(String, bool, oneshot::Sender<ForceLeaveOutcome>),
     Reap,
 }
 
@@ -325,11 +327,13 @@ impl Gossip {
 
     /// Forces the failed member `name` into `left` on every agent: a leave notice is
     /// sent on its behalf, exactly as if it had left gracefully (Consul's `force-leave`).
-    pub async fn force_leave(&self, name: &str) -> ForceLeaveOutcome {
+    /// With `prune`, a member that failed or left is also dropped from every member list
+    /// at once, as if reaped (`force-leave -prune`).
+    pub async fn force_leave(&self, name: &str, prune: bool) -> ForceLeaveOutcome {
         let (done_tx, done_rx) = oneshot::channel();
         if self
             .tx
-            .send(Input::ForceLeave(name.to_string(), done_tx))
+            .send(Input::ForceLeave(name.to_string(), prune, done_tx))
             .await
             .is_err()
         {
@@ -437,6 +441,19 @@ async fn force_leave(
     ForceLeaveOutcome::Left
 }
 
+/// Drops the down member `name` from the member list at once, as reaping would; an
+/// alive member (a newer identity) is kept. Returns whether it was removed.
+fn prune_member(name: &str, members: &Table, reaping: &mut Reaping) -> bool {
+    let mut table = members.write();
+    if !table.get(name).is_some_and(|m| m.status != MemberStatus::Alive) {
+        return false;
+    }
+    table.remove(name);
+    reaping.reaped.write().insert(name.to_string());
+    tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberReap (forced): {name}");
+    true
+}
+
 /// The run loop's share of reaping.
 struct Reaping {
     timeouts: ReapTimeouts,
@@ -468,6 +485,9 @@ async fn run(
     mut reaping: Reaping,
 ) {
     let mut runtime = foca::AccumulatingRuntime::new();
+    // Names pruned with `force-leave -prune` (notices are passed on once per name; a
+    // member that rejoins is cleared).
+    let mut pruned: BTreeSet<String> = BTreeSet::new();
     // Members that announced a graceful leave, with the identity (bump) that left. A
     // later identity rejoining clears it; gossip about the old one arriving after the
     // notice does not.
@@ -495,6 +515,21 @@ async fn run(
                         }
                         drop(table);
                         changes.send_modify(|n| *n += 1);
+                    }
+                    Ok(())
+                }
+                Some(&KIND_PRUNE) => {
+                    if let Ok(name) = postcard::from_bytes::<String>(&data[1..]) {
+                        if pruned.insert(name.clone()) {
+                            for m in foca.iter_members() {
+                                if m.id().name != name {
+                                    let _ = socket.send_to(&data, m.id().addr).await;
+                                }
+                            }
+                        }
+                        if prune_member(&name, &members, &mut reaping) {
+                            changes.send_modify(|n| *n += 1);
+                        }
                     }
                     Ok(())
                 }
@@ -530,8 +565,20 @@ async fn run(
                 leave_done = Some(done);
                 foca.leave_cluster(&mut runtime)
             }
-            Input::ForceLeave(name, done) => {
-                let outcome = force_leave(&foca, &name, &mut left, &socket, &members).await;
+            Input::ForceLeave(name, prune, done) => {
+                let mut outcome = force_leave(&foca, &name, &mut left, &socket, &members).await;
+                if prune && matches!(outcome, ForceLeaveOutcome::Left | ForceLeaveOutcome::AlreadyLeft) {
+                    if let Ok(notice) = postcard::to_stdvec(&name) {
+                        let mut packet = vec![KIND_PRUNE];
+                        packet.extend_from_slice(&notice);
+                        prune_member(&name, &members, &mut reaping);
+                        pruned.insert(name.clone());
+                        for m in foca.iter_members() {
+                            let _ = socket.send_to(&packet, m.id().addr).await;
+                        }
+                        outcome = ForceLeaveOutcome::Left;
+                    }
+                }
                 if outcome == ForceLeaveOutcome::Left {
                     changes.send_modify(|n| *n += 1);
                 }
@@ -576,6 +623,7 @@ async fn run(
                         table.insert(id.name.clone(), member_of(&id, MemberStatus::Left));
                     } else {
                         left.remove(&id.name);
+                        pruned.remove(&id.name);
                         reaping.reaped.write().remove(&id.name);
                         tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", id.name, id.addr.ip());
                         table.insert(id.name.clone(), member_of(&id, MemberStatus::Alive));
