@@ -17,33 +17,11 @@ use rconsul_dns::proto::rr::{Name, RData, RecordType};
 const CONVERGE: Duration = Duration::from_secs(30);
 
 fn server(ip: &str, name: &str, dir: &Path, join: &str) -> Agent {
-    Agent::with_args(
-        ip,
-        vec![
-            "agent".into(),
-            "-server".into(),
-            "-bootstrap-expect=3".into(),
-            format!("-bind={ip}"),
-            format!("-client={ip}"),
-            format!("-node={name}"),
-            format!("-data-dir={}", dir.join(name).display()),
-            format!("-retry-join={join}"),
-        ],
-    )
+    Agent::cluster_server(ip, name, dir, join, 3)
 }
 
 fn client(ip: &str, name: &str, dir: &Path, join: &str) -> Agent {
-    Agent::with_args(
-        ip,
-        vec![
-            "agent".into(),
-            format!("-bind={ip}"),
-            format!("-client={ip}"),
-            format!("-node={name}"),
-            format!("-data-dir={}", dir.join(name).display()),
-            format!("-retry-join={join}"),
-        ],
-    )
+    Agent::cluster_client(ip, name, dir, join)
 }
 
 /// One DNS question over UDP to `ip:8600`; None if no (decodable) answer came.

@@ -37,17 +37,7 @@ fn an_event_fired_on_one_agent_reaches_a_watch_handler_on_another() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Agent::server("127.0.12.1", &dir.path().join("s1"), &[]);
     server.wait_ready(READY);
-    let client = Agent::with_args(
-        "127.0.12.2",
-        vec![
-            "agent".into(),
-            "-bind=127.0.12.2".into(),
-            "-client=127.0.12.2".into(),
-            "-node=ev-client".into(),
-            "-retry-join=127.0.12.1".into(),
-            format!("-data-dir={}", dir.path().join("c1").display()),
-        ],
-    );
+    let client = Agent::cluster_client("127.0.12.2", "ev-client", dir.path(), "127.0.12.1");
     client.wait_ready(READY);
     wait_for("both agents to see each other", READY, || {
         let alive = |a: &Agent| {

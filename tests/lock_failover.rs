@@ -17,19 +17,7 @@ use common::{try_http, wait_for, Agent, BIN};
 const CONVERGE: Duration = Duration::from_secs(30);
 
 fn server(ip: &str, name: &str, dir: &Path) -> Agent {
-    Agent::with_args(
-        ip,
-        vec![
-            "agent".into(),
-            "-server".into(),
-            "-bootstrap-expect=3".into(),
-            format!("-bind={ip}"),
-            format!("-client={ip}"),
-            format!("-node={name}"),
-            format!("-data-dir={}", dir.join(name).display()),
-            "-retry-join=127.0.13.1".into(),
-        ],
-    )
+    Agent::cluster_server(ip, name, dir, "127.0.13.1", 3)
 }
 
 fn leader_of(agent: &Agent) -> Option<String> {
@@ -93,28 +81,9 @@ fn no_lock_is_held_twice_across_a_leader_failover() {
         server("127.0.13.2", "lf2", dir.path()),
         server("127.0.13.3", "lf3", dir.path()),
     ];
-    let client = Agent::with_args(
-        "127.0.13.4",
-        vec![
-            "agent".into(),
-            "-bind=127.0.13.4".into(),
-            "-client=127.0.13.4".into(),
-            "-node=lf-client".into(),
-            "-retry-join=127.0.13.1".into(),
-            format!("-data-dir={}", dir.path().join("lf-client").display()),
-        ],
-    );
+    let client = Agent::cluster_client("127.0.13.4", "lf-client", dir.path(), "127.0.13.1");
     client.wait_ready(CONVERGE);
-    // Sessions need the client's node and serfHealth in the catalog.
-    wait_for("the client's serfHealth", CONVERGE, || {
-        let checks = try_http("GET", &client.url("/v1/health/node/lf-client"), None).ok()?;
-        checks
-            .json()
-            .as_array()?
-            .iter()
-            .any(|c| c["CheckID"] == "serfHealth" && c["Status"] == "passing")
-            .then_some(())
-    });
+    client.wait_serf_health("lf-client", CONVERGE);
 
     let work: PathBuf = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("work dir");
@@ -185,32 +154,12 @@ fn killing_the_holders_agent_hands_the_lock_over_after_the_lock_delay() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Agent::server("127.0.13.11", &dir.path().join("s"), &[]);
     server.wait_ready(CONVERGE);
-    let client = |ip: &str, name: &str| {
-        Agent::with_args(
-            ip,
-            vec![
-                "agent".into(),
-                format!("-bind={ip}"),
-                format!("-client={ip}"),
-                format!("-node={name}"),
-                "-retry-join=127.0.13.11".into(),
-                format!("-data-dir={}", dir.path().join(name).display()),
-            ],
-        )
-    };
+    let client = |ip: &str, name: &str| Agent::cluster_client(ip, name, dir.path(), "127.0.13.11");
     let mut holder_agent = client("127.0.13.12", "holder");
     let waiter_agent = client("127.0.13.13", "waiter");
     for (agent, node) in [(&holder_agent, "holder"), (&waiter_agent, "waiter")] {
         agent.wait_ready(CONVERGE);
-        wait_for("serfHealth passing", CONVERGE, || {
-            let checks = try_http("GET", &agent.url(&format!("/v1/health/node/{node}")), None).ok()?;
-            checks
-                .json()
-                .as_array()?
-                .iter()
-                .any(|c| c["CheckID"] == "serfHealth" && c["Status"] == "passing")
-                .then_some(())
-        });
+        agent.wait_serf_health(node, CONVERGE);
     }
     let (a_marker, b_marker) = (dir.path().join("a"), dir.path().join("b"));
     let mut a = lock_process(

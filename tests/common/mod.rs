@@ -150,6 +150,53 @@ impl Agent {
         agent
     }
 
+    /// Starts a server of a `-bootstrap-expect=N` cluster named `name`, data under
+    /// `dir/name`, joining `join`.
+    pub fn cluster_server(ip: &str, name: &str, dir: &Path, join: &str, expect: u32) -> Agent {
+        Self::with_args(
+            ip,
+            vec![
+                "agent".into(),
+                "-server".into(),
+                format!("-bootstrap-expect={expect}"),
+                format!("-bind={ip}"),
+                format!("-client={ip}"),
+                format!("-node={name}"),
+                format!("-data-dir={}", dir.join(name).display()),
+                format!("-retry-join={join}"),
+            ],
+        )
+    }
+
+    /// Starts a client agent named `name`, data under `dir/name`, joining `join`.
+    pub fn cluster_client(ip: &str, name: &str, dir: &Path, join: &str) -> Agent {
+        Self::with_args(
+            ip,
+            vec![
+                "agent".into(),
+                format!("-bind={ip}"),
+                format!("-client={ip}"),
+                format!("-node={name}"),
+                format!("-data-dir={}", dir.join(name).display()),
+                format!("-retry-join={join}"),
+            ],
+        )
+    }
+
+    /// Waits until `node`'s `serfHealth` is passing in this agent's catalog (sessions
+    /// need it).
+    pub fn wait_serf_health(&self, node: &str, timeout: Duration) {
+        wait_for("serfHealth passing", timeout, || {
+            let checks = try_http("GET", &self.url(&format!("/v1/health/node/{node}")), None).ok()?;
+            checks
+                .json()
+                .as_array()?
+                .iter()
+                .any(|c| c["CheckID"] == "serfHealth" && c["Status"] == "passing")
+                .then_some(())
+        });
+    }
+
     /// Starts `rconsul` with arbitrary arguments, on `ip` (used for the log name and URLs).
     pub fn with_args(ip: &str, args: Vec<String>) -> Agent {
         Self::spawn(ip, args, None)

@@ -132,6 +132,17 @@ pub(crate) fn client(ui: &mut Ui<'_>, flags: &Parsed) -> Option<Client> {
     }
 }
 
+/// Makes the HTTP client and checks that the agent answers (`client.Agent().NodeName()`
+/// in Consul's commands), printing `Error querying Consul agent: ...` when it does not.
+pub(crate) fn reachable_client(ui: &mut Ui<'_>, flags: &Parsed) -> Option<Client> {
+    let client = client(ui, flags)?;
+    if let Err(e) = require_ok(client.get("/v1/agent/self", Vec::new())) {
+        ui.error(format!("Error querying Consul agent: {e}"));
+        return None;
+    }
+    Some(client)
+}
+
 /// The Go `api` package's `requireOK`: the body of a 200 answer, else the error text.
 pub(crate) fn require_ok(result: Result<Response, HttpError>) -> Result<Vec<u8>, String> {
     let resp = result.map_err(|e| e.to_string())?;

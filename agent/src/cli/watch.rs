@@ -199,13 +199,9 @@ fn watch(ui: &mut Ui<'_>, flags: &Parsed, usage: &str) -> i32 {
             return 1;
         }
     };
-    let Some(client) = command::client(ui, flags) else {
+    let Some(client) = command::reachable_client(ui, flags) else {
         return 1;
     };
-    if let Err(e) = command::require_ok(client.get("/v1/agent/self", Vec::new())) {
-        ui.error(format!("Error querying Consul agent: {e}"));
-        return 1;
-    }
     let handler = Handler {
         args: flags.args.clone(),
         shell: flags.bool_or("shell", true),
