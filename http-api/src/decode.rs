@@ -218,7 +218,8 @@ impl Fields {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
+/// The JSON type name of `v`, as decode errors say it.
+pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",

@@ -18,7 +18,7 @@ use rconsul_state::{Command, CommandResult, ReadMeta};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::decode::Fields;
+use crate::decode::{json_type, Fields};
 use crate::query::Params;
 use crate::response::{
     encode_json, json_bytes_response, ApiError, X_CONSUL_KNOWN_LEADER, X_CONSUL_LAST_CONTACT,
@@ -43,16 +43,6 @@ fn reword(e: ApiError) -> ApiError {
     }
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
 
 /// An unsigned field (`Flags`, `Index`, `ModifyIndex`); u64 values beyond i64 are
 /// common (lock flags). `at` is Go's path of the enclosing struct (`KVTxnOp.KV`).
