@@ -43,7 +43,6 @@ fn reword(e: ApiError) -> ApiError {
     }
 }
 
-
 /// An unsigned field (`Flags`, `Index`, `ModifyIndex`); u64 values beyond i64 are
 /// common (lock flags). `at` is Go's path of the enclosing struct (`KVTxnOp.KV`).
 fn uint(f: &mut Fields, name: &str, at: &str) -> Result<u64, ApiError> {
