@@ -105,6 +105,11 @@ mod tests {
             uuid_to_index("b54fe110-7af5-cafc-d1fb-afc8ba432b1c"),
             0xb54fe1107af5cafc ^ 0xd1fbafc8ba432b1c
         );
+        // Recorded from Consul 1.10.3 (golden/session-txn-event.md).
+        assert_eq!(
+            uuid_to_index("faf0ef20-4df0-403f-0e23-a07e6087dd29"),
+            17641531431248698646
+        );
         assert_eq!(uuid_to_index("not-a-uuid"), 0);
         assert_eq!(uuid_to_index("zzzzzzzz-0000-0001-0000-000000000002"), 0);
     }

@@ -131,3 +131,38 @@ async fn wait_for_event(
     }
     matches!(tokio::time::timeout(left, kept.changed()).await, Ok(Ok(())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::response::encode_json;
+
+    #[test]
+    fn fire_answer_matches_consuls_bytes() {
+        // golden/session-txn-event.md: PUT /v1/event/fire/deploy with payload v1.2.3 on a
+        // dev agent answers 204 bytes of indented JSON.
+        let event = UserEvent {
+            id: "faf0ef20-4df0-403f-0e23-a07e6087dd29".into(),
+            name: "deploy".into(),
+            payload: Some(b"v1.2.3".to_vec()),
+            node_filter: String::new(),
+            service_filter: String::new(),
+            tag_filter: String::new(),
+            version: 1,
+            ltime: 0,
+        };
+        let body = encode_json(&EventJson::from(&event), true);
+        assert_eq!(body.len(), 204);
+        assert!(String::from_utf8_lossy(&body).contains("\"Payload\": \"djEuMi4z\""));
+        let none = UserEvent {
+            payload: None,
+            name: "restart".into(),
+            node_filter: "golden.*".into(),
+            service_filter: "web".into(),
+            tag_filter: "v1".into(),
+            id: "3c515532-6f08-bd86-51b3-10b82201c8c5".into(),
+            ..event
+        };
+        assert_eq!(encode_json(&EventJson::from(&none), true).len(), 212);
+    }
+}
