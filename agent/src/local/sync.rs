@@ -106,6 +106,24 @@ pub async fn sync_once(agent: &LocalAgentImpl) -> bool {
                 "Synced node info".into(),
             ));
         }
+        let checks_in_catalog: BTreeMap<&str, &HealthCheck> =
+            cat.node_checks(&name).map(|c| (c.check_id.as_str(), c)).collect();
+        // Checks that differ from the catalog's copy.
+        let mut dirty_checks: Vec<HealthCheck> = checks
+            .iter()
+            .filter(|check| {
+                !checks_in_catalog
+                    .get(check.check_id.as_str())
+                    .is_some_and(|have| {
+                        let a = without_indexes(*have, |c| {
+                            c.create_index = 0;
+                            c.modify_index = 0
+                        });
+                        a == **check
+                    })
+            })
+            .cloned()
+            .collect();
         let in_catalog: BTreeMap<&str, &Service> =
             cat.node_services(&name).map(|s| (s.id.as_str(), s)).collect();
         for svc in &services {
@@ -126,12 +144,18 @@ pub async fn sync_once(agent: &LocalAgentImpl) -> bool {
                         svc.tags = have.tags.clone();
                     }
                 }
+                // The service's own checks go in the same registration, as Consul's
+                // anti-entropy sends them: a service never shows in the catalog without
+                // its checks (and so never passes before they do).
+                let (own, rest): (Vec<HealthCheck>, Vec<HealthCheck>) =
+                    dirty_checks.into_iter().partition(|c| c.service_id == svc.id);
+                dirty_checks = rest;
                 commands.push((
                     Command::CatalogRegister(Box::new(RegisterRequest {
                         node: node.clone(),
                         skip_node_update: true,
                         service: Some(svc.clone()),
-                        checks: Vec::new(),
+                        checks: own,
                     })),
                     format!("Synced service \"{}\"", svc.id),
                 ));
@@ -149,29 +173,16 @@ pub async fn sync_once(agent: &LocalAgentImpl) -> bool {
                 ));
             }
         }
-        let checks_in_catalog: BTreeMap<&str, &HealthCheck> =
-            cat.node_checks(&name).map(|c| (c.check_id.as_str(), c)).collect();
-        for check in &checks {
-            let same = checks_in_catalog
-                .get(check.check_id.as_str())
-                .is_some_and(|have| {
-                    let a = without_indexes(*have, |c| {
-                        c.create_index = 0;
-                        c.modify_index = 0
-                    });
-                    a == *check
-                });
-            if !same {
-                commands.push((
-                    Command::CatalogRegister(Box::new(RegisterRequest {
-                        node: node.clone(),
-                        skip_node_update: true,
-                        service: None,
-                        checks: vec![check.clone()],
-                    })),
-                    format!("Synced check \"{}\"", check.check_id),
-                ));
-            }
+        for check in dirty_checks {
+            commands.push((
+                Command::CatalogRegister(Box::new(RegisterRequest {
+                    node: node.clone(),
+                    skip_node_update: true,
+                    service: None,
+                    checks: vec![check.clone()],
+                })),
+                format!("Synced check \"{}\"", check.check_id),
+            ));
         }
         for id in checks_in_catalog.keys() {
             if *id != "serfHealth" && !checks.iter().any(|c| c.check_id == *id) {
