@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{try_http, wait_for, Agent, BIN};
+use common::{lock_process, try_http, wait_for, Agent, BIN};
 
 const CONVERGE: Duration = Duration::from_secs(30);
 
@@ -138,17 +138,6 @@ fn no_lock_is_held_twice_across_a_leader_failover() {
     assert!(!work.join("held").exists());
 }
 
-/// Starts `rconsul lock PREFIX CHILD` against `agent`.
-fn lock_process(http_addr: &str, prefix: &str, child: &str) -> std::process::Child {
-    Command::new(BIN)
-        .args(["lock", &format!("-http-addr={http_addr}"), prefix, child])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn rconsul lock")
-}
-
 #[test]
 fn killing_the_holders_agent_hands_the_lock_over_after_the_lock_delay() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -162,17 +151,11 @@ fn killing_the_holders_agent_hands_the_lock_over_after_the_lock_delay() {
         agent.wait_serf_health(node, CONVERGE);
     }
     let (a_marker, b_marker) = (dir.path().join("a"), dir.path().join("b"));
-    let mut a = lock_process(
-        "127.0.13.12:8500",
-        "svc/leader",
-        &format!("touch {}; sleep 300", a_marker.display()),
-    );
+    let a_child = format!("touch {}; sleep 300", a_marker.display());
+    let mut a = lock_process(&holder_agent, &["svc/leader", &a_child]);
     wait_for("A to hold the lock", CONVERGE, || a_marker.exists().then_some(()));
-    let mut b = lock_process(
-        "127.0.13.13:8500",
-        "svc/leader",
-        &format!("touch {}; sleep 300", b_marker.display()),
-    );
+    let b_child = format!("touch {}; sleep 300", b_marker.display());
+    let mut b = lock_process(&waiter_agent, &["svc/leader", &b_child]);
     let killed = std::time::Instant::now();
     holder_agent.kill9();
     // The holder's node fails, its session is invalidated, and the key stays locked for

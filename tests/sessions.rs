@@ -2,10 +2,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use common::{http, wait_for, Agent, Resp, BIN};
+use common::{http, lock_process, wait_for, Agent, Resp};
 use serde_json::{json, Value};
 
 const READY: Duration = Duration::from_secs(20);
@@ -555,18 +555,6 @@ fn txn_catalog_writes_reach_catalog_and_health_or_nothing() {
         )
     );
     assert!(kv(&agent, "txn/pre").is_none());
-}
-
-fn lock_process(agent: &Agent, args: &[&str]) -> Child {
-    Command::new(BIN)
-        .arg("lock")
-        .arg(format!("-http-addr={}:8500", agent.ip))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rconsul lock")
 }
 
 fn wait_exit(child: &mut Child, timeout: Duration) -> i32 {

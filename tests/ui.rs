@@ -151,6 +151,26 @@ async fn wait_js(client: &Client, what: &str, script: &str) -> Value {
     }
 }
 
+/// Clicks the element matching `css`, retrying while live updates re-render the page
+/// (the element found can be replaced before the click lands).
+async fn click_css(client: &Client, css: &str) {
+    let deadline = Instant::now() + DOM_TIMEOUT;
+    loop {
+        let clicked = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.click().await.is_ok(),
+            Err(_) => false,
+        };
+        if clicked {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {DOM_TIMEOUT:?} clicking {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Polls the agent's API (blocking HTTP, off the async workers) until `check` holds.
 async fn wait_api(what: &'static str, url: String, check: fn(&common::Resp) -> bool) {
     tokio::task::spawn_blocking(move || {
@@ -276,12 +296,7 @@ async fn scenario(c: Client, base: String) {
     .await;
 
     // The service page (a deep link within the app) shows the instance and its check.
-    c.find(Locator::Css("tr[data-service='ui-web'] a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_css(&c, "tr[data-service='ui-web'] a").await;
     let text = wait_js(
         &c,
         "the ui-web instance",
@@ -400,12 +415,7 @@ async fn scenario(c: Client, base: String) {
     .await;
 
     // Delete through the page (with its confirmation): gone from the API.
-    c.find(Locator::Css("tr[data-key='ui-test/greeting'] a"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_css(&c, "tr[data-key='ui-test/greeting'] a").await;
     c.wait()
         .for_element(Locator::Id("kv-delete"))
         .await

@@ -4,6 +4,7 @@ mod checks;
 mod cli;
 mod cluster;
 mod config;
+mod durable_file;
 mod events;
 mod local;
 mod logging;

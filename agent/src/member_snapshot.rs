@@ -43,16 +43,13 @@ pub fn rejoin_addrs(snapshot: &MemberSnapshot) -> Vec<SocketAddr> {
     }
 }
 
-/// Writes the snapshot via a temporary file and a rename.
+/// Writes the snapshot (via a temporary file and a rename).
 pub fn save(path: &Path, snapshot: &MemberSnapshot) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let bytes = serde_json::to_vec(snapshot).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)
+    crate::durable_file::write_durably(path, &bytes)
 }
 
 /// Rewrites the snapshot whenever the alive members change, until `stop`.

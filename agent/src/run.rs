@@ -1,7 +1,6 @@
 //! `rconsul agent`: wires storage, raft and the listeners together and runs until a signal.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::cluster;
 use crate::config::AgentConfig;
+use crate::durable_file::write_durably;
 use crate::local::{self, AgentInfo, LocalAgentImpl};
 use crate::member_snapshot;
 
@@ -35,14 +35,6 @@ fn load_or_create_node_id(cfg: &AgentConfig) -> anyhow::Result<String> {
             Ok(id)
         }
     }
-}
-
-/// Writes a small file via a temporary name and rename, so a crash never leaves it half-written.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.

@@ -430,15 +430,27 @@ async fn force_leave(
     if let Ok(notice) = postcard::to_stdvec(&(name.to_string(), bump)) {
         let mut packet = vec![KIND_LEAVE];
         packet.extend_from_slice(&notice);
-        for m in foca.iter_members() {
-            let _ = socket.send_to(&packet, m.id().addr).await;
-        }
+        send_to_members(foca, socket, &packet, None).await;
     }
     if let Some(m) = members.write().get_mut(name) {
         m.status = MemberStatus::Left;
     }
     tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberLeave (forced): {name} {}", addr.ip());
     ForceLeaveOutcome::Left
+}
+
+/// Sends `packet` to every member foca knows (never to this agent), skipping `except`.
+async fn send_to_members(
+    foca: &Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
+    socket: &UdpSocket,
+    packet: &[u8],
+    except: Option<&str>,
+) {
+    for m in foca.iter_members() {
+        if except != Some(m.id().name.as_str()) {
+            let _ = socket.send_to(packet, m.id().addr).await;
+        }
+    }
 }
 
 /// Drops the down member `name` from the member list at once, as reaping would; an
@@ -502,11 +514,7 @@ async fn run(
                         if left.insert(name.clone(), bump).is_none_or(|old| old < bump) {
                             // First time we hear it: pass it on, so members the leaver
                             // did not know yet learn it too.
-                            for m in foca.iter_members() {
-                                if m.id().name != name {
-                                    let _ = socket.send_to(&data, m.id().addr).await;
-                                }
-                            }
+                            send_to_members(&foca, &socket, &data, Some(&name)).await;
                         }
                         let mut table = members.write();
                         if let Some(m) = table.get_mut(&name) {
@@ -521,11 +529,7 @@ async fn run(
                 Some(&KIND_PRUNE) => {
                     if let Ok(name) = postcard::from_bytes::<String>(&data[1..]) {
                         if pruned.insert(name.clone()) {
-                            for m in foca.iter_members() {
-                                if m.id().name != name {
-                                    let _ = socket.send_to(&data, m.id().addr).await;
-                                }
-                            }
+                            send_to_members(&foca, &socket, &data, Some(&name)).await;
                         }
                         if prune_member(&name, &members, &mut reaping) {
                             changes.send_modify(|n| *n += 1);
@@ -535,9 +539,7 @@ async fn run(
                 }
                 Some(&KIND_USER) => {
                     if users.receive(&data).is_some() {
-                        for m in foca.iter_members() {
-                            let _ = socket.send_to(&data, m.id().addr).await;
-                        }
+                        send_to_members(&foca, &socket, &data, None).await;
                     }
                     Ok(())
                 }
@@ -558,9 +560,7 @@ async fn run(
                 if let Ok(notice) = postcard::to_stdvec(&(me.name.clone(), me.bump)) {
                     let mut packet = vec![KIND_LEAVE];
                     packet.extend_from_slice(&notice);
-                    for m in foca.iter_members() {
-                        let _ = socket.send_to(&packet, m.id().addr).await;
-                    }
+                    send_to_members(&foca, &socket, &packet, None).await;
                 }
                 leave_done = Some(done);
                 foca.leave_cluster(&mut runtime)
@@ -573,9 +573,7 @@ async fn run(
                         packet.extend_from_slice(&notice);
                         prune_member(&name, &members, &mut reaping);
                         pruned.insert(name.clone());
-                        for m in foca.iter_members() {
-                            let _ = socket.send_to(&packet, m.id().addr).await;
-                        }
+                        send_to_members(&foca, &socket, &packet, None).await;
                         outcome = ForceLeaveOutcome::Left;
                     }
                 }

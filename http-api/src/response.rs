@@ -105,8 +105,8 @@ pub fn json_response<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Response
 }
 
 /// A JSON response from already-encoded bytes.
-pub fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body));
+pub fn json_bytes_response(status: StatusCode, body: impl Into<Body>) -> Response<Body> {
+    let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     resp.headers_mut().insert(header::CONTENT_TYPE, APPLICATION_JSON);
     add_common_headers(&mut resp);

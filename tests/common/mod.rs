@@ -318,3 +318,16 @@ pub fn cli(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// Starts `rconsul lock -http-addr=<agent> ARGS...` with its output piped.
+pub fn lock_process(agent: &Agent, args: &[&str]) -> Child {
+    Command::new(BIN)
+        .arg("lock")
+        .arg(format!("-http-addr={}:8500", agent.ip))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rconsul lock")
+}

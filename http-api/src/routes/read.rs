@@ -89,9 +89,7 @@ impl Read {
             QueryResult { index, value }
         })
         .await;
-        let mut resp = json_bytes_response(StatusCode::OK, result.value);
-        self.finish(&mut resp, result.index);
-        resp
+        self.respond(result.index, Bytes::from(result.value))
     }
 
     /// Like [`Read::answer`], for hot reads whose watch probe moves exactly when their
@@ -106,26 +104,31 @@ impl Read {
         mut query: impl FnMut(&State) -> (u64, Vec<u8>),
     ) -> Response<Body> {
         let key = self.cache_key(what);
-        let probe = watch(&api.store.read());
-        // A probe of 0 means "nothing there" (an unknown service): its index still moves.
-        if probe != 0 {
-            if let Some((index, body)) = api.cache.get(&key, probe) {
-                if self.opts.min_index == 0 || index > self.opts.min_index {
-                    return self.respond(index, body);
-                }
-            }
-            if self.opts.min_index == 0 {
-                let (probe, index, body) = {
-                    let state = api.store.read();
-                    let probe = watch(&state);
-                    let (index, body) = query(&state);
-                    (probe, index, Bytes::from(body))
-                };
+        let fresh = {
+            let state = api.store.read();
+            let probe = watch(&state);
+            // A probe of 0 means "nothing there" (an unknown service): its index still moves.
+            if probe == 0 {
+                None
+            } else if let Some((index, body)) = api
+                .cache
+                .get(&key, probe)
+                .filter(|(index, _)| self.opts.min_index == 0 || *index > self.opts.min_index)
+            {
+                Some((index, body))
+            } else if self.opts.min_index == 0 {
+                let (index, body) = query(&state);
+                let body = Bytes::from(body);
                 api.cache.put(key, probe, index, body.clone());
-                return self.respond(index, body);
+                Some((index, body))
+            } else {
+                None
             }
+        };
+        match fresh {
+            Some((index, body)) => self.respond(index, body),
+            None => self.answer(&api.store, watch, query).await,
         }
-        self.answer(&api.store, watch, query).await
     }
 
     /// The cache key: the endpoint, the answer-shaping parameters and the pretty flag.
@@ -144,12 +147,7 @@ impl Read {
 
     /// A 200 answer from an encoded body, with the read headers.
     fn respond(&self, index: u64, body: Bytes) -> Response<Body> {
-        let mut resp = Response::new(Body::from(body));
-        resp.headers_mut().insert(
-            axum::http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        crate::response::add_common_headers(&mut resp);
+        let mut resp = json_bytes_response(StatusCode::OK, body);
         self.finish(&mut resp, index);
         resp
     }
