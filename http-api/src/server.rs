@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -46,8 +46,7 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .title_case_headers(true)
-                .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                .header_read_timeout(None)
                 .serve_connection(TokioIo::new(stream), service);
             tokio::select! {
                 _ = conn => {}

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
-use crate::forward::{ForwardError, ForwardPool};
+use crate::forward::{ForwardBatcher, ForwardError, ForwardPool};
 use crate::rpc::{RpcRequest, RpcResponse};
 
 use crate::network::NetworkFactory;
@@ -80,7 +80,9 @@ pub struct RaftNode {
     /// This server's identity.
     node: ServerNode,
     /// Connections for forwarding to the leader.
-    forward: ForwardPool,
+    forward: Arc<ForwardPool>,
+    /// Coalesces writes forwarded to the leader.
+    forwarder: ForwardBatcher,
     /// Coalesced read-index round trips: [default, consistent].
     read_rounds: [ReadRounds; 2],
     /// When the leader last sent us entries (ms since the Unix epoch), for
@@ -161,6 +163,7 @@ impl RaftNode {
             .await
             .map_err(|_| StartError::Raft("the raft thread exited during start-up".into()))??;
         let id = raft.metrics().borrow().id;
+        let forward = Arc::new(ForwardPool::default());
         Ok(Arc::new(RaftNode {
             raft,
             id,
@@ -168,7 +171,8 @@ impl RaftNode {
             view,
             stop: parking_lot::Mutex::new(Some((stop_tx, thread))),
             node: node_identity,
-            forward: ForwardPool::default(),
+            forward: forward.clone(),
+            forwarder: ForwardBatcher::start(forward),
             read_rounds: [ReadRounds::new(false), ReadRounds::new(true)],
             contact_ms: AtomicU64::new(0),
         }))
@@ -374,75 +378,93 @@ async fn track_leadership(raft: Raft<TypeConfig>, me: u64, view: Arc<RwLock<Lead
     }
 }
 
+/// Read-index round trips in flight at once per consistency mode. More than one lets
+/// a reader that arrives during a round start the next at once instead of waiting for
+/// the one in flight to return first.
+const READ_ROUNDS_IN_FLIGHT: usize = 4;
+
+/// The answer of one read-index round: `None` until it returns.
+type RoundAnswer = Option<Result<u64, ConsensusError>>;
+
 /// Read-index rounds shared by concurrent readers on a follower.
+///
+/// A reader joins a round that has not been sent yet (so its index is never older than
+/// the read): the queued one if there is one, else a new round, sent at once while fewer
+/// than [`READ_ROUNDS_IN_FLIGHT`] are out, or queued until one returns.
 struct ReadRounds {
     linearizable: bool,
-    /// (rounds completed, result of the last round).
-    state: tokio::sync::Mutex<RoundState>,
-    done: watch::Sender<u64>,
+    state: Arc<parking_lot::Mutex<RoundsState>>,
 }
 
 #[derive(Default)]
-struct RoundState {
-    /// Whether a round trip is in flight.
-    running: bool,
-    completed: u64,
-    last: Option<Result<u64, ConsensusError>>,
+struct RoundsState {
+    /// Rounds sent and not yet answered.
+    in_flight: usize,
+    /// The round collecting readers until a slot frees up.
+    queued: Option<watch::Sender<RoundAnswer>>,
 }
 
 impl ReadRounds {
     fn new(linearizable: bool) -> Self {
         ReadRounds {
             linearizable,
-            state: tokio::sync::Mutex::new(RoundState::default()),
-            done: watch::channel(0).0,
+            state: Arc::default(),
         }
     }
 
-    /// The leader's read index from a round that started after this call.
-    async fn next_index(&self, addr: &str, pool: &ForwardPool) -> Result<u64, ConsensusError> {
-        let mut rx = self.done.subscribe();
-        let (target, mut we_run) = {
-            let mut st = self.state.lock().await;
-            if st.running {
-                // The round in flight started before us: wait for the one after it.
-                (st.completed + 2, false)
+    /// The leader's read index from a round sent after this call.
+    async fn next_index(&self, addr: &str, pool: &Arc<ForwardPool>) -> Result<u64, ConsensusError> {
+        let mut answer = {
+            let mut st = self.state.lock();
+            if let Some(queued) = &st.queued {
+                queued.subscribe()
+            } else if st.in_flight < READ_ROUNDS_IN_FLIGHT {
+                st.in_flight += 1;
+                let (tx, rx) = watch::channel(None);
+                tokio::spawn(run_rounds(
+                    self.state.clone(),
+                    self.linearizable,
+                    tx,
+                    addr.to_string(),
+                    pool.clone(),
+                ));
+                rx
             } else {
-                st.running = true;
-                (st.completed + 1, true)
+                let (tx, rx) = watch::channel(None);
+                st.queued = Some(tx);
+                rx
             }
         };
-        loop {
-            if we_run {
-                let req = RpcRequest::ReadIndex {
-                    linearizable: self.linearizable,
-                };
-                let answer = match pool.call(addr, &req).await {
-                    Ok(RpcResponse::ReadIndex(r)) => r,
-                    Ok(_) => Err(ConsensusError::Failed("unexpected response to read index".into())),
-                    Err(e) => Err(ConsensusError::Failed(e.to_string())),
-                };
-                let mut st = self.state.lock().await;
-                st.completed += 1;
-                st.last = Some(answer);
-                st.running = false;
-                self.done.send_replace(st.completed);
-            }
-            {
-                let mut st = self.state.lock().await;
-                if st.completed >= target {
-                    return st.last.clone().unwrap_or(Err(ConsensusError::NoLeader));
-                }
-                if !st.running {
-                    // Nobody is running the round we need: run it ourselves.
-                    st.running = true;
-                    we_run = true;
-                    continue;
-                }
-            }
-            we_run = false;
-            if rx.changed().await.is_err() {
-                return Err(ConsensusError::NoLeader);
+        let result = match answer.wait_for(Option::is_some).await {
+            Ok(a) => a.clone().unwrap_or(Err(ConsensusError::NoLeader)),
+            Err(_) => Err(ConsensusError::NoLeader),
+        };
+        result
+    }
+}
+
+/// Sends `round`, then every round queued meanwhile, until none is left.
+async fn run_rounds(
+    state: Arc<parking_lot::Mutex<RoundsState>>,
+    linearizable: bool,
+    mut round: watch::Sender<RoundAnswer>,
+    addr: String,
+    pool: Arc<ForwardPool>,
+) {
+    loop {
+        let req = RpcRequest::ReadIndex { linearizable };
+        let answer = match pool.call(&addr, &req).await {
+            Ok(RpcResponse::ReadIndex(r)) => r,
+            Ok(_) => Err(ConsensusError::Failed("unexpected response to read index".into())),
+            Err(e) => Err(ConsensusError::Failed(e.to_string())),
+        };
+        round.send_replace(Some(answer));
+        let mut st = state.lock();
+        match st.queued.take() {
+            Some(next) => round = next,
+            None => {
+                st.in_flight -= 1;
+                return;
             }
         }
     }
@@ -537,11 +559,48 @@ impl RaftNode {
 
     /// Proposes `command` through this server's raft (it must be the leader).
     pub async fn write_as_leader(&self, command: Command) -> Result<CommandResult, ConsensusError> {
+        match self.enqueue_write(command).await {
+            Ok(rx) => self.await_commit(rx).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Proposes a forwarded batch of commands, in order, and answers each.
+    pub async fn write_many_as_leader(
+        &self,
+        commands: Vec<Command>,
+    ) -> Vec<Result<CommandResult, ConsensusError>> {
+        let mut pending = Vec::with_capacity(commands.len());
+        for command in commands {
+            pending.push(self.enqueue_write(command).await);
+        }
+        futures_util::future::join_all(pending.into_iter().map(|queued| async move {
+            match queued {
+                Ok(rx) => self.await_commit(rx).await,
+                Err(e) => Err(e),
+            }
+        }))
+        .await
+    }
+
+    /// Hands `command` to the write batcher.
+    async fn enqueue_write(
+        &self,
+        command: Command,
+    ) -> Result<oneshot::Receiver<Result<CommandResult, ConsensusError>>, ConsensusError> {
         let (reply, rx) = oneshot::channel();
         self.writes
             .send(PendingWrite { command, reply })
             .await
             .map_err(|_| ConsensusError::Failed("raft is shutting down".into()))?;
+        Ok(rx)
+    }
+
+    /// Waits for a queued write to commit (bounded by [`COMMIT_TIMEOUT`]).
+    async fn await_commit(
+        &self,
+        rx: oneshot::Receiver<Result<CommandResult, ConsensusError>>,
+    ) -> Result<CommandResult, ConsensusError> {
         match tokio::time::timeout(COMMIT_TIMEOUT, rx).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(ConsensusError::Failed("raft is shutting down".into())),
@@ -598,6 +657,10 @@ impl RaftNode {
             .read_rounds(linearizable)
             .next_index(addr, &self.forward)
             .await?;
+        let applied = self.raft.metrics().borrow().last_applied.map_or(0, |l| l.index);
+        if applied >= index {
+            return Ok(());
+        }
         self.raft
             .wait(Some(CATCH_UP))
             .applied_index_at_least(Some(index), "read index")
@@ -619,18 +682,9 @@ impl Consensus for RaftNode {
                     Some((leader, _)) if leader == self.id => return self.write_as_leader(command).await,
                     Some((leader, Some(addr))) => (leader, addr),
                 };
-                let error = match self
-                    .forward
-                    .call(&addr, &RpcRequest::Write(command.clone()))
-                    .await
-                {
-                    Ok(RpcResponse::Write(Err(ConsensusError::NoLeader))) => ConsensusError::NoLeader,
-                    Ok(RpcResponse::Write(r)) => return r,
-                    Ok(_) => {
-                        return Err(ConsensusError::Failed(
-                            "unexpected response to a forwarded write".into(),
-                        ))
-                    }
+                let error = match self.forwarder.write(&addr, command.clone()).await {
+                    Ok(Err(ConsensusError::NoLeader)) => ConsensusError::NoLeader,
+                    Ok(r) => return r,
                     Err(ForwardError::Unreachable(e)) => {
                         tracing::debug!(target: "agent.server.rpc", "leader unreachable, holding the write: {e}");
                         ConsensusError::NoLeader

@@ -46,6 +46,9 @@ pub enum RpcRequest {
     /// Remove a server from the raft configuration (leader only;
     /// `DELETE /v1/operator/raft/peer` received elsewhere).
     RemovePeer(PeerSelector),
+    /// Writes forwarded to the leader together (see [`crate::forward::ForwardBatcher`]);
+    /// answered in order, one result per command.
+    WriteBatch(Vec<Command>),
 }
 
 /// The answer to an [`RpcRequest`].
@@ -67,6 +70,8 @@ pub enum RpcResponse {
     RemovePeer(Result<(), String>),
     /// The request could not be decoded or served.
     Error(String),
+    /// To [`RpcRequest::WriteBatch`]: one result per command, in order.
+    WriteBatch(Vec<Result<CommandResult, ConsensusError>>),
 }
 
 /// A framed RPC connection.

@@ -57,6 +57,7 @@ async fn handle(node: &RaftNode, req: RpcRequest) -> RpcResponse {
             RpcResponse::Snapshot(node.raft().install_snapshot(r).await)
         }
         RpcRequest::Write(cmd) => RpcResponse::Write(node.write_as_leader(cmd).await),
+        RpcRequest::WriteBatch(cmds) => RpcResponse::WriteBatch(node.write_many_as_leader(cmds).await),
         RpcRequest::ReadIndex { linearizable } => RpcResponse::ReadIndex(node.read_index(linearizable).await),
         RpcRequest::Initialized => {
             RpcResponse::Initialized(node.raft().is_initialized().await.unwrap_or(false))
