@@ -185,6 +185,10 @@ impl RaftNode {
         let config = Arc::new(raft_config(&cfg)?);
         let (log_store, sm_store) = storage::open(&cfg.storage, state)?;
         let appended = log_store.appended();
+        let growth = LogGrowth {
+            appended_bytes: log_store.appended_bytes(),
+            snapshot_bytes: sm_store.snapshot_bytes(),
+        };
         let raft = Raft::new(cfg.id, config, NetworkFactory, log_store, sm_store)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
@@ -208,6 +212,7 @@ impl RaftNode {
 
         let (tx, rx) = mpsc::channel(16 * 1024);
         let view = Arc::new(RwLock::new(LeaderView::default()));
+        tokio::spawn(snapshot_by_log_size(raft.clone(), growth, appended.clone()));
         tokio::spawn(run_batcher(raft.clone(), rx, appended));
         tokio::spawn(track_leadership(raft.clone(), cfg.id, view.clone()));
         Ok((raft, tx, view))
@@ -319,6 +324,49 @@ async fn run_batcher(
                 }
             }
         });
+    }
+}
+
+/// A snapshot is due once this many log bytes were appended since the last one, or as
+/// many as the last snapshot's size if that is larger (so the cost of snapshotting a big
+/// state is spread over as many bytes of writes).
+const SNAPSHOT_MIN_LOG_BYTES: u64 = 1 << 20;
+
+/// What [`snapshot_by_log_size`] watches.
+struct LogGrowth {
+    appended_bytes: Arc<AtomicU64>,
+    snapshot_bytes: Arc<AtomicU64>,
+}
+
+/// Takes snapshots by log size as well as by entry count: an entry is a batch of up to
+/// [`MAX_BATCH`] writes, so `raft_snapshot_threshold` entries can be tens of MiB of log,
+/// all of it kept (and cached by sled) until the next snapshot and purge.
+async fn snapshot_by_log_size(raft: Raft<TypeConfig>, growth: LogGrowth, mut appended: watch::Receiver<u64>) {
+    let mut last_snapshot = raft.metrics().borrow().snapshot;
+    let mut base = growth.appended_bytes.load(Ordering::Relaxed);
+    let mut requested = false;
+    while appended.changed().await.is_ok() {
+        let snapshot = raft.metrics().borrow().snapshot;
+        if snapshot != last_snapshot {
+            last_snapshot = snapshot;
+            base = growth.appended_bytes.load(Ordering::Relaxed);
+            requested = false;
+        }
+        let limit = growth
+            .snapshot_bytes
+            .load(Ordering::Relaxed)
+            .max(SNAPSHOT_MIN_LOG_BYTES);
+        let grown = growth.appended_bytes.load(Ordering::Relaxed) - base;
+        // Ask again if a requested snapshot never came (e.g. it failed).
+        if (!requested && grown >= limit) || grown >= limit * 4 {
+            if raft.trigger().snapshot().await.is_err() {
+                return;
+            }
+            requested = true;
+            if grown >= limit * 4 {
+                base = growth.appended_bytes.load(Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -761,5 +809,49 @@ impl Consensus for RaftNode {
 
     fn peer_addrs(&self) -> Vec<String> {
         self.view.read().peers.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_grown_past_the_size_limit_is_snapshotted_before_the_entry_threshold() {
+        let cfg = RaftNodeConfig {
+            id: 1,
+            node: ServerNode {
+                rpc_addr: "127.0.0.1:1".into(),
+                name: "s1".into(),
+                node_id: "00000000-0000-0000-0000-000000000001".into(),
+            },
+            storage: StorageMode::InMemory,
+            bootstrap_single: true,
+            raft_multiplier: 1,
+            // Far more entries than this test writes: only the size rule can fire.
+            snapshot_threshold: 1_000_000,
+            trailing_logs: 16,
+        };
+        let node = RaftNode::start(cfg, Arc::new(StateStore::new())).await.unwrap();
+        assert!(node.wait_for_leader(Duration::from_secs(5)).await);
+        assert_eq!(node.raft().metrics().borrow().snapshot, None);
+        // Sequential writes: one entry each, 8 KiB apiece, 2 MiB in all.
+        for i in 0..256 {
+            let command = Command::KvSet {
+                key: format!("k{i}"),
+                value: vec![b'x'; 8 << 10],
+                flags: 0,
+            };
+            assert_eq!(node.write(command).await, Ok(CommandResult::Applied));
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut metrics = node.raft().metrics();
+        while metrics.borrow_and_update().snapshot.is_none() {
+            assert!(
+                tokio::time::timeout_at(deadline, metrics.changed()).await.is_ok(),
+                "no snapshot after 2 MiB of log"
+            );
+        }
+        node.shutdown().await;
     }
 }

@@ -655,7 +655,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
     let raft_snapshot_threshold =
         non_negative("raft_snapshot_threshold", p.raft_snapshot_threshold, 4096).map_err(invalid)?;
     let raft_trailing_logs =
-        non_negative("raft_trailing_logs", p.raft_trailing_logs, 2048).map_err(invalid)?;
+        non_negative("raft_trailing_logs", p.raft_trailing_logs, 256).map_err(invalid)?;
 
     validate_node_meta(&p.node_meta).map_err(|e| invalid(format!("node_meta invalid: {e}")))?;
 
@@ -1008,7 +1008,7 @@ mod tests {
         assert_eq!(c.log_level, LogLevel::Info);
         assert_eq!(c.raft_multiplier, 5);
         assert_eq!(c.raft_snapshot_threshold, 4096);
-        assert_eq!(c.raft_trailing_logs, 2048);
+        assert_eq!(c.raft_trailing_logs, 256);
         assert_eq!(c.retry_interval_ms, 30_000);
         assert_eq!(c.default_query_time_ms, 300_000);
         assert_eq!(c.max_query_time_ms, 600_000);

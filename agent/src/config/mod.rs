@@ -169,7 +169,7 @@ pub struct AgentConfig {
     /// `raft_snapshot_threshold`: log entries between snapshots (default 4096
     /// batched entries).
     pub raft_snapshot_threshold: u64,
-    /// `raft_trailing_logs`: log entries kept after a snapshot (default 2048).
+    /// `raft_trailing_logs`: log entries kept after a snapshot (default 256).
     pub raft_trailing_logs: u64,
     /// `-enable-script-checks` / `enable_script_checks`.
     pub enable_script_checks: bool,

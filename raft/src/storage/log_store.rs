@@ -2,6 +2,7 @@
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -28,6 +29,8 @@ pub struct LogStore {
     /// Counts completed appends, so the write batcher can send the next batch as soon
     /// as the previous one is on disk (while it is still being applied).
     appended: Arc<watch::Sender<u64>>,
+    /// Encoded bytes appended since the store was opened (drives size-based snapshots).
+    appended_bytes: Arc<AtomicU64>,
 }
 
 fn io_read<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
@@ -46,12 +49,18 @@ impl LogStore {
             db,
             durable,
             appended: Arc::new(watch::channel(0).0),
+            appended_bytes: Arc::default(),
         })
     }
 
     /// Subscribes to the count of appended (durable) batches.
     pub fn appended(&self) -> watch::Receiver<u64> {
         self.appended.subscribe()
+    }
+
+    /// Encoded bytes appended since the store was opened.
+    pub fn appended_bytes(&self) -> Arc<AtomicU64> {
+        self.appended_bytes.clone()
     }
 
     /// Flushes everything written so far to disk (no-op for in-memory storage).
@@ -164,11 +173,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut batch = sled::Batch::default();
+        let mut size = 0;
         for entry in entries {
             let bytes = bincode::serialize(&entry).map_err(io_write)?;
+            size += bytes.len() as u64;
             batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
         }
         self.log.apply_batch(batch).map_err(io_write)?;
+        self.appended_bytes.fetch_add(size, Ordering::Relaxed);
         let flushed = self.flush().await;
         let failed = flushed.as_ref().err().map(|e| e.to_string());
         callback.log_io_completed(flushed);

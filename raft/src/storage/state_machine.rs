@@ -1,6 +1,7 @@
 //! The raft state machine: an in-memory [`StateStore`] plus persisted snapshots.
 
 use std::io::Cursor;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::RaftStateMachine;
@@ -36,6 +37,8 @@ pub struct StateMachineStore {
     snapshots: sled::Tree,
     durable: bool,
     snapshot_seq: u64,
+    /// Size of the latest snapshot's state bytes (built or installed).
+    snapshot_bytes: Arc<AtomicU64>,
 }
 
 fn read_err<E: std::error::Error + 'static>(e: &E) -> StorageError<NodeId> {
@@ -67,6 +70,7 @@ impl StateMachineStore {
             snapshots,
             durable,
             snapshot_seq: 0,
+            snapshot_bytes: Arc::default(),
         };
         if let Some(stored) = sm.load().map_err(|e| OpenError::Snapshot(e.to_string()))? {
             sm.state
@@ -74,8 +78,15 @@ impl StateMachineStore {
                 .map_err(|e| OpenError::Snapshot(e.to_string()))?;
             sm.last_applied = stored.meta.last_log_id;
             sm.membership = stored.meta.last_membership.clone();
+            sm.snapshot_bytes
+                .store(stored.data.len() as u64, Ordering::Relaxed);
         }
         Ok(sm)
+    }
+
+    /// Size of the latest snapshot's state bytes.
+    pub fn snapshot_bytes(&self) -> Arc<AtomicU64> {
+        self.snapshot_bytes.clone()
     }
 
     /// The shared state store this machine applies to.
@@ -179,8 +190,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.snapshot_seq += 1;
+        let data = self.state.snapshot();
+        self.snapshot_bytes.store(data.len() as u64, Ordering::Relaxed);
         SnapshotBuilder {
-            data: self.state.snapshot(),
+            data,
             store: self.clone(),
         }
     }
@@ -198,6 +211,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             meta: meta.clone(),
             data: snapshot.into_inner(),
         };
+        self.snapshot_bytes
+            .store(stored.data.len() as u64, Ordering::Relaxed);
         self.state.restore(&stored.data).map_err(sm_err)?;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
