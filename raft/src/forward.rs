@@ -15,7 +15,7 @@ use crate::rpc::{self, Conn, RpcRequest, RpcResponse};
 const MAX_FORWARD_BATCH: usize = 1024;
 /// Forwarded batches in flight at once (each on its own pooled connection): while
 /// one waits for its commit, the next fills up.
-const FORWARDS_IN_FLIGHT: usize = 2;
+const FORWARDS_IN_FLIGHT: usize = 4;
 
 /// Longest a forwarded request may take.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
