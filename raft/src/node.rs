@@ -291,7 +291,9 @@ async fn run_batcher(
         tokio::spawn(async move {
             let (commands, replies): (Vec<Command>, Vec<_>) =
                 batch.into_iter().map(|w| (w.command, w.reply)).unzip();
-            let write = raft.client_write(RaftRequest { commands });
+            let write = raft.client_write(RaftRequest {
+                commands: Arc::new(commands),
+            });
             tokio::pin!(write);
             let mut permit = Some(permit);
             let outcome = loop {

@@ -1,6 +1,7 @@
 //! The raft type configuration of rconsul.
 
 use std::io::Cursor;
+use std::sync::Arc;
 
 use rconsul_state::{Command, CommandResult};
 use serde::{Deserialize, Serialize};
@@ -8,10 +9,12 @@ use serde::{Deserialize, Serialize};
 /// The payload of one raft entry: a batch of commands applied at the entry's index.
 ///
 /// Concurrent HTTP writes are coalesced into one entry so a single fsync covers many.
+/// The commands are shared, so the log store's cache of recent entries hands them to
+/// every replication stream without copying (encoded exactly as a plain `Vec`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RaftRequest {
     /// The commands, applied in order.
-    pub commands: Vec<Command>,
+    pub commands: Arc<Vec<Command>>,
 }
 
 impl std::fmt::Display for RaftRequest {

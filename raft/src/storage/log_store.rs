@@ -1,9 +1,12 @@
 //! The raft log and vote in sled trees.
 
+use std::collections::VecDeque;
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use tokio::sync::watch;
 
@@ -18,6 +21,72 @@ const VOTE_KEY: &[u8] = b"vote";
 const COMMITTED_KEY: &[u8] = b"committed";
 const PURGED_KEY: &[u8] = b"last_purged";
 
+/// Most entries kept in [`RecentEntries`].
+const RECENT_MAX_ENTRIES: usize = 512;
+/// Most encoded bytes kept in [`RecentEntries`].
+const RECENT_MAX_BYTES: u64 = 4 << 20;
+
+/// The latest appended entries, contiguous by index, kept in memory so that replication
+/// streams (one per follower and learner) need not read and decode them back from sled.
+#[derive(Debug, Default)]
+struct RecentEntries {
+    /// (entry, its encoded size), oldest first.
+    entries: VecDeque<(Entry<TypeConfig>, u64)>,
+    bytes: u64,
+}
+
+impl RecentEntries {
+    fn push(&mut self, entry: Entry<TypeConfig>, size: u64) {
+        if let Some((last, _)) = self.entries.back() {
+            if last.log_id.index + 1 != entry.log_id.index {
+                self.entries.clear();
+                self.bytes = 0;
+            }
+        }
+        self.entries.push_back((entry, size));
+        self.bytes += size;
+        while self.entries.len() > RECENT_MAX_ENTRIES
+            || (self.bytes > RECENT_MAX_BYTES && self.entries.len() > 1)
+        {
+            self.pop_front();
+        }
+    }
+
+    fn pop_front(&mut self) {
+        if let Some((_, size)) = self.entries.pop_front() {
+            self.bytes -= size;
+        }
+    }
+
+    /// Drops entries at `index` and after (a truncated log suffix).
+    fn truncate_from(&mut self, index: u64) {
+        while self.entries.back().is_some_and(|(e, _)| e.log_id.index >= index) {
+            if let Some((_, size)) = self.entries.pop_back() {
+                self.bytes -= size;
+            }
+        }
+    }
+
+    /// Drops entries up to and including `index` (a purged log prefix).
+    fn purge_upto(&mut self, index: u64) {
+        while self.entries.front().is_some_and(|(e, _)| e.log_id.index <= index) {
+            self.pop_front();
+        }
+    }
+
+    /// The entries `start..end` if all of them are here.
+    fn range(&self, start: u64, end: u64) -> Option<Vec<Entry<TypeConfig>>> {
+        let first = self.entries.front()?.0.log_id.index;
+        let last = self.entries.back()?.0.log_id.index;
+        if start < first || end > last + 1 || start > end {
+            return None;
+        }
+        let from = (start - first) as usize;
+        let to = (end - first) as usize;
+        Some(self.entries.range(from..to).map(|(e, _)| e.clone()).collect())
+    }
+}
+
 /// The raft log (`raft_log` tree, keyed by big-endian index) and its metadata
 /// (`raft_meta` tree: vote, committed, last purged). Cheap to clone.
 #[derive(Debug, Clone)]
@@ -31,6 +100,8 @@ pub struct LogStore {
     appended: Arc<watch::Sender<u64>>,
     /// Encoded bytes appended since the store was opened (drives size-based snapshots).
     appended_bytes: Arc<AtomicU64>,
+    /// The latest entries, for replication reads.
+    recent: Arc<Mutex<RecentEntries>>,
 }
 
 fn io_read<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
@@ -50,6 +121,7 @@ impl LogStore {
             durable,
             appended: Arc::new(watch::channel(0).0),
             appended_bytes: Arc::default(),
+            recent: Arc::default(),
         })
     }
 
@@ -103,6 +175,21 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry<TypeConfig>>, StorageError<NodeId>> {
+        let first = match range.start_bound() {
+            Bound::Included(i) => Some(*i),
+            Bound::Excluded(i) => i.checked_add(1),
+            Bound::Unbounded => None,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => i.checked_add(1),
+            Bound::Excluded(i) => Some(*i),
+            Bound::Unbounded => None,
+        };
+        if let (Some(first), Some(end)) = (first, end) {
+            if let Some(entries) = self.recent.lock().range(first, end) {
+                return Ok(entries);
+            }
+        }
         let start = match range.start_bound() {
             Bound::Included(i) => Bound::Included(i.to_be_bytes()),
             Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
@@ -174,12 +261,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = sled::Batch::default();
         let mut size = 0;
+        let mut recent = Vec::new();
         for entry in entries {
             let bytes = bincode::serialize(&entry).map_err(io_write)?;
             size += bytes.len() as u64;
-            batch.insert(&entry.log_id.index.to_be_bytes(), bytes);
+            batch.insert(&entry.log_id.index.to_be_bytes(), bytes.as_slice());
+            recent.push((entry, bytes.len() as u64));
         }
         self.log.apply_batch(batch).map_err(io_write)?;
+        {
+            let mut cache = self.recent.lock();
+            for (entry, size) in recent {
+                cache.push(entry, size);
+            }
+        }
         self.appended_bytes.fetch_add(size, Ordering::Relaxed);
         let flushed = self.flush().await;
         let failed = flushed.as_ref().err().map(|e| e.to_string());
@@ -192,6 +287,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+        self.recent.lock().truncate_from(log_id.index);
         let mut batch = sled::Batch::default();
         for item in self.log.range(log_id.index.to_be_bytes()..) {
             let (key, _) = item.map_err(io_write)?;
@@ -205,6 +301,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first so a crash in between never leaves a hole.
         self.write_meta(PURGED_KEY, &log_id)?;
         self.flush().await.map_err(io_write)?;
+        self.recent.lock().purge_upto(log_id.index);
         let mut batch = sled::Batch::default();
         for item in self.log.range(..=log_id.index.to_be_bytes()) {
             let (key, _) = item.map_err(io_write)?;
@@ -212,5 +309,63 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         self.log.apply_batch(batch).map_err(io_write)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    fn entry(index: u64) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    fn indexes(entries: Option<Vec<Entry<TypeConfig>>>) -> Option<Vec<u64>> {
+        entries.map(|v| v.iter().map(|e| e.log_id.index).collect())
+    }
+
+    #[test]
+    fn recent_entries_answer_only_ranges_they_hold_whole() {
+        let mut recent = RecentEntries::default();
+        for i in 5..=9 {
+            recent.push(entry(i), 10);
+        }
+        assert_eq!(indexes(recent.range(6, 9)), Some(vec![6, 7, 8]));
+        assert_eq!(indexes(recent.range(5, 10)), Some(vec![5, 6, 7, 8, 9]));
+        assert_eq!(indexes(recent.range(7, 7)), Some(vec![]));
+        assert_eq!(indexes(recent.range(4, 8)), None, "4 is not cached");
+        assert_eq!(indexes(recent.range(8, 11)), None, "10 is not cached");
+
+        recent.truncate_from(8);
+        assert_eq!(indexes(recent.range(5, 8)), Some(vec![5, 6, 7]));
+        assert_eq!(indexes(recent.range(5, 9)), None);
+        recent.purge_upto(6);
+        assert_eq!(indexes(recent.range(7, 8)), Some(vec![7]));
+        assert_eq!(indexes(recent.range(6, 8)), None);
+        assert_eq!(recent.bytes, 10);
+
+        // A gap (appending after a purge past the end) starts the cache afresh.
+        recent.push(entry(20), 10);
+        assert_eq!(indexes(recent.range(7, 8)), None);
+        assert_eq!(indexes(recent.range(20, 21)), Some(vec![20]));
+        assert_eq!(recent.bytes, 10);
+    }
+
+    #[test]
+    fn recent_entries_stay_within_their_bounds() {
+        let mut recent = RecentEntries::default();
+        for i in 1..=(RECENT_MAX_ENTRIES as u64 + 10) {
+            recent.push(entry(i), 1);
+        }
+        assert_eq!(recent.entries.len(), RECENT_MAX_ENTRIES);
+        let mut big = RecentEntries::default();
+        for i in 1..=10 {
+            big.push(entry(i), RECENT_MAX_BYTES / 4);
+        }
+        assert!(big.bytes <= RECENT_MAX_BYTES, "{} bytes kept", big.bytes);
     }
 }
