@@ -603,8 +603,17 @@ impl RaftNode {
         if !self.wait_for_leader(LEADER_HOLD).await {
             return None;
         }
-        let v = self.view.read();
-        v.leader.map(|l| (l, v.leader_addr.clone()))
+        // Read raft's own metrics rather than the view: the task that refreshes the view
+        // may not have run yet (under load a fresh leader's first write saw no leader).
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        let leader = m.current_leader?;
+        let addr = m
+            .membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.rpc_addr.clone());
+        Some((leader, addr))
     }
 
     /// Proposes `command` through this server's raft (it must be the leader).
