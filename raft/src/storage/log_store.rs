@@ -1,6 +1,7 @@
-//! The raft log and vote in sled trees.
+//! The raft log and vote: in sled trees for servers, in plain memory for client
+//! agents' learners and `-dev`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -87,14 +88,10 @@ impl RecentEntries {
     }
 }
 
-/// The raft log (`raft_log` tree, keyed by big-endian index) and its metadata
-/// (`raft_meta` tree: vote, committed, last purged). Cheap to clone.
+/// The raft log and its metadata (vote, committed, last purged). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct LogStore {
-    db: sled::Db,
-    log: sled::Tree,
-    meta: sled::Tree,
-    durable: bool,
+    backend: Backend,
     /// Counts completed appends, so the write batcher can send the next batch as soon
     /// as the previous one is on disk (while it is still being applied).
     appended: Arc<watch::Sender<u64>>,
@@ -102,6 +99,28 @@ pub struct LogStore {
     appended_bytes: Arc<AtomicU64>,
     /// The latest entries, for replication reads.
     recent: Arc<Mutex<RecentEntries>>,
+}
+
+/// Where the entries and metadata live.
+#[derive(Debug, Clone)]
+enum Backend {
+    /// sled trees: `raft_log` keyed by big-endian index, and `raft_meta`.
+    Sled {
+        db: sled::Db,
+        log: sled::Tree,
+        meta: sled::Tree,
+        /// Whether appends and votes are fsynced (not for `-dev`'s temporary sled).
+        durable: bool,
+    },
+    /// Plain memory: a client agent's learner keeps nothing on disk.
+    Memory(Arc<Mutex<MemoryLog>>),
+}
+
+/// The in-memory log.
+#[derive(Debug, Default)]
+struct MemoryLog {
+    entries: BTreeMap<u64, Entry<TypeConfig>>,
+    meta: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 fn io_read<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
@@ -113,16 +132,28 @@ fn io_write<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
 }
 
 impl LogStore {
-    pub(crate) fn new(db: sled::Db, durable: bool) -> Result<Self, sled::Error> {
-        Ok(LogStore {
+    /// The log in `db`'s trees, fsynced if `durable`.
+    pub(crate) fn sled(db: sled::Db, durable: bool) -> Result<Self, sled::Error> {
+        Ok(Self::with_backend(Backend::Sled {
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             db,
             durable,
+        }))
+    }
+
+    /// A log kept in memory only.
+    pub(crate) fn memory() -> Self {
+        Self::with_backend(Backend::Memory(Arc::default()))
+    }
+
+    fn with_backend(backend: Backend) -> Self {
+        LogStore {
+            backend,
             appended: Arc::new(watch::channel(0).0),
             appended_bytes: Arc::default(),
             recent: Arc::default(),
-        })
+        }
     }
 
     /// Subscribes to the count of appended (durable) batches.
@@ -137,10 +168,12 @@ impl LogStore {
 
     /// Flushes everything written so far to disk (no-op for in-memory storage).
     async fn flush(&self) -> Result<(), std::io::Error> {
-        if !self.durable {
-            return Ok(());
-        }
-        let db = self.db.clone();
+        let db = match &self.backend {
+            Backend::Sled {
+                db, durable: true, ..
+            } => db.clone(),
+            _ => return Ok(()),
+        };
         // sled 0.34's flush_async can fail to wake; a blocking flush on the blocking pool is safe.
         match tokio::task::spawn_blocking(move || db.flush()).await {
             Ok(Ok(_)) => Ok(()),
@@ -153,7 +186,11 @@ impl LogStore {
         &self,
         key: &[u8],
     ) -> Result<Option<T>, StorageError<NodeId>> {
-        match self.meta.get(key).map_err(io_read)? {
+        let bytes = match &self.backend {
+            Backend::Sled { meta, .. } => meta.get(key).map_err(io_read)?.map(|b| b.to_vec()),
+            Backend::Memory(mem) => mem.lock().meta.get(key).cloned(),
+        };
+        match bytes {
             None => Ok(None),
             Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(io_read),
         }
@@ -161,7 +198,14 @@ impl LogStore {
 
     fn write_meta<T: serde::Serialize>(&self, key: &[u8], value: &T) -> Result<(), StorageError<NodeId>> {
         let bytes = serde_json::to_vec(value).map_err(io_write)?;
-        self.meta.insert(key, bytes).map_err(io_write)?;
+        match &self.backend {
+            Backend::Sled { meta, .. } => {
+                meta.insert(key, bytes).map_err(io_write)?;
+            }
+            Backend::Memory(mem) => {
+                mem.lock().meta.insert(key.to_vec(), bytes);
+            }
+        }
         Ok(())
     }
 
@@ -190,6 +234,12 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 return Ok(entries);
             }
         }
+        let log = match &self.backend {
+            Backend::Sled { log, .. } => log,
+            Backend::Memory(mem) => {
+                return Ok(mem.lock().entries.range(range).map(|(_, e)| e.clone()).collect())
+            }
+        };
         let start = match range.start_bound() {
             Bound::Included(i) => Bound::Included(i.to_be_bytes()),
             Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
@@ -201,7 +251,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Unbounded => Bound::Unbounded,
         };
         let mut entries = Vec::new();
-        for item in self.log.range::<[u8; 8], _>((start, end)) {
+        for item in log.range::<[u8; 8], _>((start, end)) {
             let (_, bytes) = item.map_err(io_read)?;
             entries.push(Self::decode(&bytes)?);
         }
@@ -214,10 +264,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError<NodeId>> {
         let last_purged_log_id: Option<LogId<NodeId>> = self.read_meta(PURGED_KEY)?;
-        let last = match self.log.last().map_err(io_read)? {
-            Some((_, bytes)) => Some(Self::decode(&bytes)?.log_id),
-            None => last_purged_log_id,
+        let last_entry = match &self.backend {
+            Backend::Sled { log, .. } => match log.last().map_err(io_read)? {
+                Some((_, bytes)) => Some(Self::decode(&bytes)?.log_id),
+                None => None,
+            },
+            Backend::Memory(mem) => mem.lock().entries.last_key_value().map(|(_, e)| e.log_id),
         };
+        let last = last_entry.or(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
             last_log_id: last,
@@ -259,16 +313,29 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = sled::Batch::default();
         let mut size = 0;
         let mut recent = Vec::new();
-        for entry in entries {
-            let bytes = bincode::serialize(&entry).map_err(io_write)?;
-            size += bytes.len() as u64;
-            batch.insert(&entry.log_id.index.to_be_bytes(), bytes.as_slice());
-            recent.push((entry, bytes.len() as u64));
+        match &self.backend {
+            Backend::Sled { log, .. } => {
+                let mut batch = sled::Batch::default();
+                for entry in entries {
+                    let bytes = bincode::serialize(&entry).map_err(io_write)?;
+                    size += bytes.len() as u64;
+                    batch.insert(&entry.log_id.index.to_be_bytes(), bytes.as_slice());
+                    recent.push((entry, bytes.len() as u64));
+                }
+                log.apply_batch(batch).map_err(io_write)?;
+            }
+            Backend::Memory(mem) => {
+                let mut mem = mem.lock();
+                for entry in entries {
+                    let bytes = bincode::serialized_size(&entry).map_err(io_write)?;
+                    size += bytes;
+                    mem.entries.insert(entry.log_id.index, entry.clone());
+                    recent.push((entry, bytes));
+                }
+            }
         }
-        self.log.apply_batch(batch).map_err(io_write)?;
         {
             let mut cache = self.recent.lock();
             for (entry, size) in recent {
@@ -288,12 +355,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         self.recent.lock().truncate_from(log_id.index);
+        let log = match &self.backend {
+            Backend::Sled { log, .. } => log,
+            Backend::Memory(mem) => {
+                mem.lock().entries.split_off(&log_id.index);
+                return Ok(());
+            }
+        };
         let mut batch = sled::Batch::default();
-        for item in self.log.range(log_id.index.to_be_bytes()..) {
+        for item in log.range(log_id.index.to_be_bytes()..) {
             let (key, _) = item.map_err(io_write)?;
             batch.remove(key);
         }
-        self.log.apply_batch(batch).map_err(io_write)?;
+        log.apply_batch(batch).map_err(io_write)?;
         self.flush().await.map_err(io_write)
     }
 
@@ -302,12 +376,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.write_meta(PURGED_KEY, &log_id)?;
         self.flush().await.map_err(io_write)?;
         self.recent.lock().purge_upto(log_id.index);
+        let log = match &self.backend {
+            Backend::Sled { log, .. } => log,
+            Backend::Memory(mem) => {
+                let mut mem = mem.lock();
+                let kept = mem.entries.split_off(&(log_id.index + 1));
+                mem.entries = kept;
+                return Ok(());
+            }
+        };
         let mut batch = sled::Batch::default();
-        for item in self.log.range(..=log_id.index.to_be_bytes()) {
+        for item in log.range(..=log_id.index.to_be_bytes()) {
             let (key, _) = item.map_err(io_write)?;
             batch.remove(key);
         }
-        self.log.apply_batch(batch).map_err(io_write)?;
+        log.apply_batch(batch).map_err(io_write)?;
         Ok(())
     }
 }

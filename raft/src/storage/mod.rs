@@ -39,7 +39,8 @@ pub enum OpenError {
 pub enum StorageMode {
     /// A directory on disk; every append and vote is fsynced.
     Durable(std::path::PathBuf),
-    /// Temporary storage, deleted on exit, never fsynced (`-dev`).
+    /// Nothing on disk that outlives the process, never fsynced (`-dev`, client agents'
+    /// learners): the log in memory, snapshots in a temporary sled database.
     InMemory,
 }
 
@@ -73,7 +74,13 @@ pub fn open(mode: &StorageMode, state: Arc<StateStore>) -> Result<(LogStore, Sta
         path: shown.clone(),
         source,
     };
-    let log = LogStore::new(db.clone(), durable).map_err(sled_err)?;
+    // A temporary log gains nothing from sled: keep it in plain memory (snapshots, rare,
+    // still go through the temporary sled tree below).
+    let log = if durable {
+        LogStore::sled(db.clone(), durable).map_err(sled_err)?
+    } else {
+        LogStore::memory()
+    };
     let sm = StateMachineStore::open(db, durable, state)?;
     Ok((log, sm))
 }

@@ -27,3 +27,18 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, tempfile::TempDir> fo
 fn openraft_storage_conformance() -> Result<(), StorageError<u64>> {
     Suite::test_all(Builder)
 }
+
+struct MemoryBuilder;
+
+impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, ()> for MemoryBuilder {
+    async fn build(&self) -> Result<((), LogStore, StateMachineStore), StorageError<u64>> {
+        let (log, sm) = open(&StorageMode::InMemory, Arc::new(StateStore::new()))
+            .map_err(|e| openraft::StorageIOError::write(&e))?;
+        Ok(((), log, sm))
+    }
+}
+
+#[test]
+fn openraft_storage_conformance_in_memory() -> Result<(), StorageError<u64>> {
+    Suite::test_all(MemoryBuilder)
+}
