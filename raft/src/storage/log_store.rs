@@ -23,9 +23,9 @@ const COMMITTED_KEY: &[u8] = b"committed";
 const PURGED_KEY: &[u8] = b"last_purged";
 
 /// Most entries kept in [`RecentEntries`].
-const RECENT_MAX_ENTRIES: usize = 512;
+const RECENT_MAX_ENTRIES: usize = 256;
 /// Most encoded bytes kept in [`RecentEntries`].
-const RECENT_MAX_BYTES: u64 = 4 << 20;
+const RECENT_MAX_BYTES: u64 = 1 << 20;
 
 /// The latest appended entries, contiguous by index, kept in memory so that replication
 /// streams (one per follower and learner) need not read and decode them back from sled.

@@ -50,7 +50,9 @@ pub fn open(mode: &StorageMode, state: Arc<StateStore>) -> Result<(LogStore, Sta
         StorageMode::Durable(dir) => (
             sled::Config::new()
                 .path(dir.join("raft"))
-                .cache_capacity(8 << 20)
+                // Replication reads recent entries from memory (`RecentEntries`) and the
+                // log is snapshotted every MiB or so: a small page cache is enough.
+                .cache_capacity(2 << 20)
                 .mode(sled::Mode::LowSpace)
                 // We flush explicitly; the background flusher only adds idle disk work.
                 .flush_every_ms(None),
