@@ -22,6 +22,9 @@ const VOTE_KEY: &[u8] = b"vote";
 const COMMITTED_KEY: &[u8] = b"committed";
 const PURGED_KEY: &[u8] = b"last_purged";
 
+/// The committed index is persisted when it has moved this many entries.
+const COMMITTED_EVERY: u64 = 64;
+
 /// Most entries kept in [`RecentEntries`].
 const RECENT_MAX_ENTRIES: usize = 256;
 /// Most encoded bytes kept in [`RecentEntries`].
@@ -99,6 +102,8 @@ pub struct LogStore {
     appended_bytes: Arc<AtomicU64>,
     /// The latest entries, for replication reads.
     recent: Arc<Mutex<RecentEntries>>,
+    /// The committed index last written to the metadata.
+    committed_saved: Arc<AtomicU64>,
 }
 
 /// Where the entries and metadata live.
@@ -153,6 +158,7 @@ impl LogStore {
             appended: Arc::new(watch::channel(0).0),
             appended_bytes: Arc::default(),
             recent: Arc::default(),
+            committed_saved: Arc::default(),
         }
     }
 
@@ -296,8 +302,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
         // Not flushed on its own: it becomes durable with the next appended batch, and a
-        // stale committed index only means a little more replay after a crash.
-        self.write_meta(COMMITTED_KEY, &committed)
+        // stale committed index only means a little more replay after a crash. So it is
+        // written only every COMMITTED_EVERY entries: each sled insert that lands while a
+        // flush is sealing sled's buffer costs another write job on sled's thread pool.
+        let index = committed.map_or(0, |c| c.index);
+        let saved = self.committed_saved.load(Ordering::Relaxed);
+        if index < saved || index - saved >= COMMITTED_EVERY {
+            self.write_meta(COMMITTED_KEY, &committed)?;
+            self.committed_saved.store(index, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
