@@ -908,6 +908,13 @@ fn fast_path_matches_the_general_path() {
                                 for a in g.answers.iter_mut().chain(f.answers.iter_mut()) {
                                     a.data = RData::A(hickory_server::proto::rr::rdata::A::new(0, 0, 0, 0));
                                 }
+                                // The SOA serial is the current Unix second: the two paths may
+                                // straddle a second boundary.
+                                for a in g.authorities.iter_mut().chain(f.authorities.iter_mut()) {
+                                    if let RData::SOA(soa) = &mut a.data {
+                                        soa.serial = 0;
+                                    }
+                                }
                                 assert_eq!(g, f, "{what}");
                             }
                             (g, f) => assert_eq!(g, f, "{name} {qtype}"),
