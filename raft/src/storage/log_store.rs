@@ -100,7 +100,7 @@ pub struct LogStore {
     appended: Arc<watch::Sender<u64>>,
     /// Encoded bytes appended since the store was opened (drives size-based snapshots).
     appended_bytes: Arc<AtomicU64>,
-    /// The latest entries, for replication reads.
+    /// The latest entries, for replication reads (sled backend only; empty otherwise).
     recent: Arc<Mutex<RecentEntries>>,
     /// The committed index last written to the metadata.
     committed_saved: Arc<AtomicU64>,
@@ -328,10 +328,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut size = 0;
-        let mut recent = Vec::new();
         match &self.backend {
             Backend::Sled { log, .. } => {
                 let mut batch = sled::Batch::default();
+                let mut recent = Vec::new();
                 for entry in entries {
                     let bytes = bincode::serialize(&entry).map_err(io_write)?;
                     size += bytes.len() as u64;
@@ -339,21 +339,18 @@ impl RaftLogStorage<TypeConfig> for LogStore {
                     recent.push((entry, bytes.len() as u64));
                 }
                 log.apply_batch(batch).map_err(io_write)?;
+                let mut cache = self.recent.lock();
+                for (entry, size) in recent {
+                    cache.push(entry, size);
+                }
             }
+            // The in-memory map is its own cache: nothing goes into `recent`.
             Backend::Memory(mem) => {
                 let mut mem = mem.lock();
                 for entry in entries {
-                    let bytes = bincode::serialized_size(&entry).map_err(io_write)?;
-                    size += bytes;
-                    mem.entries.insert(entry.log_id.index, entry.clone());
-                    recent.push((entry, bytes));
+                    size += bincode::serialized_size(&entry).map_err(io_write)?;
+                    mem.entries.insert(entry.log_id.index, entry);
                 }
-            }
-        }
-        {
-            let mut cache = self.recent.lock();
-            for (entry, size) in recent {
-                cache.push(entry, size);
             }
         }
         self.appended_bytes.fetch_add(size, Ordering::Relaxed);
