@@ -267,10 +267,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
             tracing::info!(target: "agent", "Starting server: address={addr} network=tcp protocol=http");
-            let router = rconsul_http_api::router::router(api.clone());
+            let dispatch = rconsul_http_api::dispatch::Dispatch::new(api.clone());
             servers.push(tokio::spawn(rconsul_http_api::server::serve(
                 listener,
-                router,
+                dispatch,
                 stop_rx.clone(),
             )));
         }

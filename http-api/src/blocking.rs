@@ -50,6 +50,10 @@ pub async fn run<T>(
     watch: impl Fn(&State) -> u64,
     mut query: impl FnMut(&State) -> QueryResult<T>,
 ) -> QueryResult<T> {
+    if opts.min_index == 0 {
+        // Not a blocking query: one evaluation, no subscription.
+        return query(&store.read());
+    }
     // Subscribe before the first evaluation so no change can slip in between.
     let mut changes = store.watch(table);
     changes.borrow_and_update();
@@ -57,7 +61,7 @@ pub async fn run<T>(
         let state = store.read();
         (query(&state), watch(&state))
     };
-    if opts.min_index == 0 || first.index > opts.min_index {
+    if first.index > opts.min_index {
         return first;
     }
     let deadline = tokio::time::Instant::now() + opts.wait + jitter(opts.wait);

@@ -1,6 +1,7 @@
 //! rconsul's HTTP API: Consul's `/v1` endpoints on axum.
 //!
 //! - [`server`]: the HTTP/1.1 listener (hyper with Go-style header casing).
+//! - [`dispatch`]: the entry point: KV requests straight to their handlers, the rest to the router.
 //! - [`router`]: paths, allowed methods, Consul's 404/405/301 behaviour.
 //! - [`query`]: query-string parsing shared by every endpoint (`?index`, `?wait`, `?stale`, ...).
 //! - [`blocking`]: the index-based long poll behind every read.
@@ -11,6 +12,7 @@
 pub mod blocking;
 pub mod cache;
 pub mod decode;
+pub mod dispatch;
 pub mod duration;
 pub mod filter;
 pub mod query;

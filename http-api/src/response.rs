@@ -1,7 +1,7 @@
 //! Consul's response conventions: headers, JSON encoding and plain-text errors.
 
 use axum::body::Body;
-use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use axum::response::IntoResponse;
 use rconsul_state::{ConsensusError, ReadMeta};
 use serde::Serialize;
@@ -104,10 +104,18 @@ pub fn json_response<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Response
     json_bytes_response(StatusCode::OK, encode_json(value, pretty))
 }
 
+/// A response whose header map is sized for Consul's usual headers up front, so
+/// adding them never regrows it.
+fn new_response(status: StatusCode, body: Body) -> Response<Body> {
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = HeaderMap::with_capacity(12);
+    resp
+}
+
 /// A JSON response from already-encoded bytes.
 pub fn json_bytes_response(status: StatusCode, body: impl Into<Body>) -> Response<Body> {
-    let mut resp = Response::new(body.into());
-    *resp.status_mut() = status;
+    let mut resp = new_response(status, body.into());
     resp.headers_mut().insert(header::CONTENT_TYPE, APPLICATION_JSON);
     add_common_headers(&mut resp);
     resp
@@ -115,8 +123,7 @@ pub fn json_bytes_response(status: StatusCode, body: impl Into<Body>) -> Respons
 
 /// An empty-bodied response with the common headers (e.g. a 404 for a missing key).
 pub fn empty_response(status: StatusCode) -> Response<Body> {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = status;
+    let mut resp = new_response(status, Body::empty());
     add_common_headers(&mut resp);
     resp
 }

@@ -3,18 +3,20 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::ServiceExt;
 
-/// Serves `router` on `listener` until `shutdown` turns true. In-flight requests
+use crate::dispatch::Dispatch;
+
+/// Serves `api` on `listener` until `shutdown` turns true. In-flight requests
 /// (including long polls) are dropped at shutdown rather than awaited for minutes.
-pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, api: Dispatch, mut shutdown: watch::Receiver<bool>) {
+    let api = Arc::new(api);
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -30,19 +32,12 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
             }
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let api = api.clone();
         let mut conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-                let router = router.clone();
-                async move {
-                    Ok::<_, Infallible>(
-                        router
-                            .oneshot(req.map(axum::body::Body::new))
-                            .await
-                            .unwrap_infallible(),
-                    )
-                }
+                let api = api.clone();
+                async move { Ok::<_, Infallible>(api.handle(req.map(axum::body::Body::new)).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .title_case_headers(true)
@@ -53,18 +48,5 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
                 _ = conn_shutdown.changed() => {}
             }
         });
-    }
-}
-
-trait UnwrapInfallible<T> {
-    fn unwrap_infallible(self) -> T;
-}
-
-impl<T> UnwrapInfallible<T> for Result<T, Infallible> {
-    fn unwrap_infallible(self) -> T {
-        match self {
-            Ok(v) => v,
-            Err(never) => match never {},
-        }
     }
 }

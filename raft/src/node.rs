@@ -581,7 +581,9 @@ impl RaftNode {
     fn leading_without_quorum(&self) -> bool {
         let m = self.raft.metrics();
         let m = m.borrow();
-        if m.current_leader != Some(self.id) || m.membership_config.membership().voter_ids().count() <= 1 {
+        // `nth(1)`: a second voter exists (no need to count them all).
+        if m.current_leader != Some(self.id) || m.membership_config.membership().voter_ids().nth(1).is_none()
+        {
             return false;
         }
         let limit = self.raft.config().election_timeout_max * 2;
@@ -773,6 +775,14 @@ impl Consensus for RaftNode {
                     } else {
                         self.last_contact_ms()
                     },
+                });
+            }
+            let leading = self.view.read().leader == Some(self.id);
+            if leading && mode == Consistency::Default && !self.leading_without_quorum() {
+                // The common case on a leader: nothing to wait for, nothing to clone.
+                return Ok(ReadMeta {
+                    known_leader: true,
+                    last_contact_ms: 0,
                 });
             }
             let deadline = tokio::time::Instant::now() + RPC_HOLD;

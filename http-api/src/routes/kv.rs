@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use crate::blocking::{self, QueryResult};
 use crate::query::Params;
-use crate::response::{add_query_meta, empty_response, json_response, ApiError};
+use crate::response::{
+    add_query_meta, empty_response, encode_json, json_bytes_response, json_response, ApiError,
+};
 use crate::SharedState;
 
 const PREFIX: &str = "/v1/kv/";
@@ -60,10 +62,12 @@ fn missing_key() -> ApiError {
     ApiError::bad_request("Missing key name")
 }
 
-/// What a GET reads.
+/// What a GET answers, encoded while the state's read lock is held (so entries are
+/// serialised in place instead of being copied out first).
 enum Answer {
-    Entries(Vec<KvEntry>),
-    Keys(Vec<String>),
+    NotFound,
+    Json(Vec<u8>),
+    Raw(Vec<u8>),
 }
 
 /// `GET /v1/kv/<key>` with `?recurse`, `?keys`, `?separator`, `?raw` and blocking.
@@ -80,14 +84,14 @@ pub async fn get(
     let pretty = params.pretty(&api.config);
     let keys = params.has("keys");
     let recurse = params.has("recurse");
+    let raw = params.has("raw") && !recurse;
     if key.is_empty() && !keys && !recurse {
         return Err(missing_key());
     }
     let separator = params
         .get("separator")
         .or_else(|| params.get("seperator"))
-        .unwrap_or("")
-        .to_string();
+        .unwrap_or("");
     let meta = api.consensus.read_barrier(mode).await?;
 
     let watch = |state: &Replicated| {
@@ -99,45 +103,47 @@ pub async fn get(
     };
     let result = blocking::run(&api.store, Table::Kvs, opts, watch, |state| {
         if keys {
-            let (index, list) = state.kv.keys(&key, &separator);
-            QueryResult {
-                index,
-                value: Answer::Keys(list),
-            }
+            let (index, list) = state.kv.keys(&key, separator);
+            let value = if list.is_empty() && !key.is_empty() {
+                Answer::NotFound
+            } else {
+                Answer::Json(encode_json(&list, pretty))
+            };
+            QueryResult { index, value }
         } else if recurse {
             let (index, list) = state.kv.list(&key);
-            QueryResult {
-                index,
-                value: Answer::Entries(list.into_iter().cloned().collect()),
-            }
+            let value = if list.is_empty() {
+                Answer::NotFound
+            } else {
+                let json: Vec<DirEntryJson<'_>> = list.into_iter().map(DirEntryJson::from).collect();
+                Answer::Json(encode_json(&json, pretty))
+            };
+            QueryResult { index, value }
         } else {
             let (index, entry) = state.kv.get(&key);
-            QueryResult {
-                index,
-                value: Answer::Entries(entry.into_iter().cloned().collect()),
-            }
+            let value = match entry {
+                None => Answer::NotFound,
+                Some(e) if raw => Answer::Raw(e.value.to_vec()),
+                Some(e) => Answer::Json(encode_json(&[DirEntryJson::from(e)], pretty)),
+            };
+            QueryResult { index, value }
         }
     })
     .await;
 
     let mut resp = match result.value {
-        Answer::Keys(list) if list.is_empty() && !key.is_empty() => empty_response(StatusCode::NOT_FOUND),
-        Answer::Keys(list) => json_response(&list, pretty),
-        Answer::Entries(list) if list.is_empty() => empty_response(StatusCode::NOT_FOUND),
-        Answer::Entries(list) if params.has("raw") && !recurse => raw_response(&list[0]),
-        Answer::Entries(list) => {
-            let json: Vec<DirEntryJson<'_>> = list.iter().map(DirEntryJson::from).collect();
-            json_response(&json, pretty)
-        }
+        Answer::NotFound => empty_response(StatusCode::NOT_FOUND),
+        Answer::Raw(value) => raw_response(value),
+        Answer::Json(body) => json_bytes_response(StatusCode::OK, body),
     };
     add_query_meta(&mut resp, result.index, meta);
     Ok(resp)
 }
 
 /// `?raw`: the value bytes alone, served so a browser never interprets them.
-fn raw_response(entry: &KvEntry) -> Response<Body> {
+fn raw_response(value: Vec<u8>) -> Response<Body> {
     let mut resp = empty_response(StatusCode::OK);
-    *resp.body_mut() = Body::from(entry.value.to_vec());
+    *resp.body_mut() = Body::from(value);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     h.insert(
