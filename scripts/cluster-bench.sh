@@ -5,8 +5,8 @@
 # Needs: a release build (target/release/rconsul, target/release/rconsul-bench) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=target/release/rconsul
-BENCH=target/release/rconsul-bench
+BIN=${BIN:-target/release/rconsul}
+BENCH=${BENCH:-target/release/rconsul-bench}
 DIR=${KEEP:-$(mktemp -d)}
 DUR=${DUR:-10s}
 trap 'pkill -f "rconsul agent .*-data-dir=$DIR" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT

@@ -330,15 +330,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut size = 0;
         match &self.backend {
             Backend::Sled { log, .. } => {
-                let mut batch = sled::Batch::default();
+                // Plain inserts, not a `sled::Batch`: sled wraps a batch in a manifest
+                // record written in an I/O buffer of its own, which costs a second write
+                // job (and a wake-up of every sled I/O thread) per append. Atomicity is
+                // not needed: sled recovers a prefix of its log, the entries go in index
+                // order, and an append is acknowledged only after the flush below, so a
+                // crash leaves the log a gap-free prefix of what was appended.
                 let mut recent = Vec::new();
                 for entry in entries {
                     let bytes = bincode::serialize(&entry).map_err(io_write)?;
                     size += bytes.len() as u64;
-                    batch.insert(&entry.log_id.index.to_be_bytes(), bytes.as_slice());
+                    log.insert(entry.log_id.index.to_be_bytes(), bytes.as_slice())
+                        .map_err(io_write)?;
                     recent.push((entry, bytes.len() as u64));
                 }
-                log.apply_batch(batch).map_err(io_write)?;
                 let mut cache = self.recent.lock();
                 for (entry, size) in recent {
                     cache.push(entry, size);
