@@ -9,7 +9,7 @@ BIN=${BIN:-target/release/rconsul}
 BENCH=${BENCH:-target/release/rconsul-bench}
 DIR=${KEEP:-$(mktemp -d)}
 DUR=${DUR:-10s}
-trap 'pkill -f "rconsul agent .*-data-dir=$DIR" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
+trap 'pkill -f -- "-data-dir=$DIR/" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
 now() { date +%s.%N; }
 leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }

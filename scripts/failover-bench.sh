@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 BIN=target/release/rconsul
 DIR=${KEEP:-$(mktemp -d)}
 ROUNDS=${ROUNDS:-10}
-trap 'pkill -f "rconsul agent .*-data-dir=$DIR" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
+trap 'pkill -f -- "-data-dir=$DIR/" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
 now() { date +%s.%N; }
 leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }

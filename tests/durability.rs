@@ -220,3 +220,33 @@ fn crash_loop_keeps_every_acknowledged_write() {
     assert!(total > 0);
     eprintln!("crash loop: {cycles} kill -9 cycles, {total} keys checked");
 }
+
+/// A server whose storage fails (here: its data dir is deleted, so sled cannot create
+/// its next file) still exits on SIGTERM instead of hanging in sled's closing flush.
+#[test]
+fn sigterm_exits_after_a_storage_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let mut agent = Agent::server("127.0.2.4", &data, &[]);
+    agent.wait_ready(READY);
+    assert_eq!(agent.put("/v1/kv/before", b"v").status, 200);
+    std::fs::remove_dir_all(&data).expect("remove the data dir");
+    // Over a MiB of log makes raft snapshot, and the snapshot's write fails.
+    let value = vec![b'x'; 64 * 1024];
+    let mut i = 0;
+    wait_for(
+        "raft to stop on the storage error",
+        Duration::from_secs(30),
+        || {
+            i += 1;
+            let _ = try_http("PUT", &agent.url(&format!("/v1/kv/big/{i}")), Some(&value));
+            agent.log().contains("quit RaftCore::main on error").then_some(())
+        },
+    );
+    let code = agent.terminate();
+    assert!(
+        code.is_some(),
+        "the agent did not exit within 20 s of SIGTERM; log:\n{}",
+        agent.log()
+    );
+}

@@ -52,7 +52,11 @@ fn agent(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run::run(cfg)) {
+    let outcome = runtime.block_on(run::run(cfg));
+    // Tasks still stuck (e.g. a storage thread that never finished closing) must not
+    // keep the process alive: give them a moment, then leave them behind.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("==> {e:#}");

@@ -18,6 +18,9 @@ use crate::durable_file::write_durably;
 use crate::local::{self, AgentInfo, LocalAgentImpl};
 use crate::member_snapshot;
 
+/// How long shutdown waits for raft and its storage to close before exiting anyway.
+const RAFT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// Reads the node UUID from `data_dir/node-id`, creating it on first start.
 fn load_or_create_node_id(cfg: &AgentConfig) -> anyhow::Result<String> {
     if let Some(id) = &cfg.node_id {
@@ -326,9 +329,18 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     for s in servers {
         let _ = s.await;
     }
-    raft.shutdown().await;
+    // Every acknowledged write is already on disk, so an exit that skips closing the
+    // storage is as safe as kill -9. Waiting without a bound is not: after a storage
+    // error (a deleted data dir, a failing disk) sled's closing flush never returns.
+    let raft_stopped = tokio::time::timeout(RAFT_SHUTDOWN_GRACE, raft.shutdown()).await;
     if let Some(pid_file) = &cfg.pid_file {
         let _ = std::fs::remove_file(pid_file);
+    }
+    if raft_stopped.is_err() {
+        anyhow::bail!(
+            "raft storage did not close within {}s (see the storage errors above); exiting without waiting",
+            RAFT_SHUTDOWN_GRACE.as_secs()
+        );
     }
     tracing::info!(target: "agent", "shutdown complete");
     Ok(())
