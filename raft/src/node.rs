@@ -430,8 +430,11 @@ async fn track_leadership(raft: Raft<TypeConfig>, me: u64, view: Arc<RwLock<Lead
 
 /// Read-index round trips in flight at once per consistency mode. More than one lets
 /// a reader that arrives during a round start the next at once instead of waiting for
-/// the one in flight to return first.
-const READ_ROUNDS_IN_FLIGHT: usize = 4;
+/// the one in flight to return first; more than two only makes rounds smaller, and
+/// each round costs both ends an RPC (KV GET through a client agent under 64
+/// concurrent readers: about 10% faster with 2 than with 4; one reader's latency is
+/// the same).
+const READ_ROUNDS_IN_FLIGHT: usize = 2;
 
 /// The answer of one read-index round: `None` until it returns.
 type RoundAnswer = Option<Result<u64, ConsensusError>>;
