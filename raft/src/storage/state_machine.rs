@@ -144,11 +144,14 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             data: std::mem::take(&mut self.data),
         };
         sm.persist(&stored).await?;
-        tracing::info!(
-            target: "agent.server.raft",
-            "snapshot complete up to: index={}",
-            stored.meta.last_log_id.map(|l| l.index).unwrap_or(0)
-        );
+        let index = stored.meta.last_log_id.map(|l| l.index).unwrap_or(0);
+        if sm.durable {
+            tracing::info!(target: "agent.server.raft", "snapshot complete up to: index={index}");
+        } else {
+            // In memory (client agents, -dev) a snapshot only trims the log; under load
+            // that is about once a second, which is noise in an operator's log.
+            tracing::debug!(target: "agent.server.raft", "snapshot complete up to: index={index}");
+        }
         Ok(Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),
