@@ -3,6 +3,8 @@
 # time to first leader, failover after kill -9 of the leader, failed-node detection,
 # KV PUT/GET throughput through the client and a follower, and RSS after the load.
 # Needs: a release build (target/release/rconsul, target/release/rconsul-bench) and curl.
+# GEN=wrk drives the load with `wrk -t1 -c64` (bench/wrk/kv-put.lua, kv-get.lua), as real
+# Consul's reference figures were measured; the default is rconsul-bench --clients 64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/rconsul}
@@ -12,6 +14,15 @@ DUR=${DUR:-10s}
 trap 'pkill -f -- "-data-dir=$DIR/" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
 now() { date +%s.%N; }
+GEN=${GEN:-rconsul-bench}
+load() { # addr workload(kv-put|kv-get): prints ops/s and latency lines
+  if [ "$GEN" = wrk ]; then
+    wrk -t1 -c64 -d"$DUR" --latency -s "bench/wrk/$2.lua" "$1" |
+      awk '/Requests\/sec/ {printf "ops/s:      %s\n", $2} / 50%/ {p50=$2} / 99%/ {printf "latency: p50 %s  p99 %s\n", p50, $2}'
+  else
+    "$BENCH" --addr "$1" --clients 64 --duration "$DUR" "$2" | grep -E "ops/s|latency"
+  fi
+}
 leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }
 start() { # ip name args...
   local ip=$1 name=$2; shift 2
@@ -29,17 +40,17 @@ until [ -n "$(leader_of 127.0.0.24)" ]; do sleep 0.01; done
 echo "first leader (seen by the client) $(echo "$(now) - $t0" | bc) s after the last server started"
 
 for w in kv-put kv-get; do
-  echo "--- $w through the client (64 clients, $DUR)"
-  "$BENCH" --addr http://127.0.0.24:8500 --clients 64 --duration "$DUR" $w | grep -E "ops/s|latency"
+  echo "--- $w through the client (64 clients, $DUR, $GEN)"
+  load http://127.0.0.24:8500 $w
 done
 leader=$(leader_of 127.0.0.24); leader_ip=${leader%:*}
 follower=127.0.0.21; [ "$leader_ip" = 127.0.0.21 ] && follower=127.0.0.22
 for w in kv-put kv-get; do
   echo "--- $w through follower $follower"
-  "$BENCH" --addr "http://$follower:8500" --clients 64 --duration "$DUR" $w | grep -E "ops/s|latency"
+  load "http://$follower:8500" $w
 done
 echo "--- kv-put through the leader $leader_ip"
-"$BENCH" --addr "http://$leader_ip:8500" --clients 64 --duration "$DUR" kv-put | grep -E "ops/s|latency"
+load "http://$leader_ip:8500" kv-put
 for n in s1 s2 s3 c1; do echo "RSS $n: $(grep VmRSS /proc/"$(cat "$DIR/$n.pid")"/status | awk '{print $2/1024 " MiB"}')"; done
 
 leader_name=""
