@@ -109,13 +109,12 @@ pub struct LogStore {
 /// Where the entries and metadata live.
 #[derive(Debug, Clone)]
 enum Backend {
-    /// sled trees: `raft_log` keyed by big-endian index, and `raft_meta`.
+    /// sled trees on disk, fsynced on every append and vote: `raft_log` keyed by
+    /// big-endian index, and `raft_meta`.
     Sled {
         db: sled::Db,
         log: sled::Tree,
         meta: sled::Tree,
-        /// Whether appends and votes are fsynced (not for `-dev`'s temporary sled).
-        durable: bool,
     },
     /// Plain memory: a client agent's learner keeps nothing on disk.
     Memory(Arc<Mutex<MemoryLog>>),
@@ -137,13 +136,12 @@ fn io_write<E: std::error::Error + 'static>(e: E) -> StorageError<NodeId> {
 }
 
 impl LogStore {
-    /// The log in `db`'s trees, fsynced if `durable`.
-    pub(crate) fn sled(db: sled::Db, durable: bool) -> Result<Self, sled::Error> {
+    /// The log in `db`'s trees, fsynced.
+    pub(crate) fn sled(db: sled::Db) -> Result<Self, sled::Error> {
         Ok(Self::with_backend(Backend::Sled {
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             db,
-            durable,
         }))
     }
 
@@ -175,10 +173,8 @@ impl LogStore {
     /// Flushes everything written so far to disk (no-op for in-memory storage).
     async fn flush(&self) -> Result<(), std::io::Error> {
         let db = match &self.backend {
-            Backend::Sled {
-                db, durable: true, ..
-            } => db.clone(),
-            _ => return Ok(()),
+            Backend::Sled { db, .. } => db.clone(),
+            Backend::Memory(_) => return Ok(()),
         };
         // sled 0.34's flush_async can fail to wake; a blocking flush on the blocking pool is safe.
         match tokio::task::spawn_blocking(move || db.flush()).await {
@@ -246,16 +242,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
                 return Ok(mem.lock().entries.range(range).map(|(_, e)| e.clone()).collect())
             }
         };
-        let start = match range.start_bound() {
-            Bound::Included(i) => Bound::Included(i.to_be_bytes()),
-            Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
-        let end = match range.end_bound() {
-            Bound::Included(i) => Bound::Included(i.to_be_bytes()),
-            Bound::Excluded(i) => Bound::Excluded(i.to_be_bytes()),
-            Bound::Unbounded => Bound::Unbounded,
-        };
+        let start = range.start_bound().map(|i| i.to_be_bytes());
+        let end = range.end_bound().map(|i| i.to_be_bytes());
         let mut entries = Vec::new();
         for item in log.range::<[u8; 8], _>((start, end)) {
             let (_, bytes) = item.map_err(io_read)?;

@@ -79,7 +79,7 @@ pub fn open(mode: &StorageMode, state: Arc<StateStore>) -> Result<(LogStore, Sta
     // A temporary log gains nothing from sled: keep it in plain memory (snapshots, rare,
     // still go through the temporary sled tree below).
     let log = if durable {
-        LogStore::sled(db.clone(), durable).map_err(sled_err)?
+        LogStore::sled(db.clone()).map_err(sled_err)?
     } else {
         LogStore::memory()
     };
