@@ -25,7 +25,9 @@ echo "leader $(echo "$(now) - $t0" | bc) s after start"
 sleep 2
 echo "idle RSS $(awk '/VmRSS/ {print $2/1024}' "/proc/$PID/status") MiB"
 
-"$BENCH" serve-trivial --listen 127.0.0.42:8500 >/dev/null 2>&1 &
+# The responder gets as many workers as the agent's runtime has (one per core less one).
+"$BENCH" serve-trivial --listen 127.0.0.42:8500 --threads "$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))" \
+  >/dev/null 2>&1 &
 TRIVIAL=$!
 until curl -sf http://127.0.0.42:8500/ >/dev/null 2>&1; do sleep 0.01; done
 curl -sf -X PUT --data-binary 'hello-world-value' http://127.0.0.41:8500/v1/kv/bench/key >/dev/null
