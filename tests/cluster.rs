@@ -291,3 +291,51 @@ fn a_restarted_agent_rejoins_from_its_member_snapshot_without_join() {
         client.log()
     );
 }
+
+/// Consul's default (and consistent) reads through a client agent: a read sees every
+/// write that was acknowledged before it started, whichever server took the write. The
+/// client answers from its own replica only after a read-index round with the leader;
+/// the leader's read index once lagged its writes' answers, and this test caught it.
+#[test]
+fn default_reads_through_the_client_see_writes_acknowledged_elsewhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let join = "127.0.8.41";
+    let s1 = server("127.0.8.41", "r1", dir.path(), join);
+    let s2 = server("127.0.8.42", "r2", dir.path(), join);
+    let s3 = server("127.0.8.43", "r3", dir.path(), join);
+    let c1 = client("127.0.8.44", "rc", dir.path(), join);
+    wait_for("a leader seen by the client", CONVERGE, || leader_of(&c1));
+    wait_for("a write through the client", CONVERGE, || {
+        let r = try_http("PUT", &c1.url("/v1/kv/ryw/ready"), Some(b"x")).ok()?;
+        (r.status == 200).then_some(())
+    });
+    let servers = [s1.url(""), s2.url(""), s3.url("")];
+    // Four writer-readers at once, so that reads share read-index rounds.
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (servers, reader) = (servers.clone(), c1.url(""));
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let key = format!("/v1/kv/ryw/{t}/{i}");
+                    let value = format!("v{i}");
+                    let writer = &servers[(t + i) % servers.len()];
+                    let w = try_http("PUT", &format!("{writer}{key}"), Some(value.as_bytes()))
+                        .expect("the write is answered");
+                    assert_eq!((w.status, w.text().trim()), (200, "true"), "write of {key}");
+                    // Default consistency, and every other read `?consistent`.
+                    let query = if i % 2 == 0 { "?raw" } else { "?raw&consistent" };
+                    let r = try_http("GET", &format!("{reader}{key}{query}"), None)
+                        .expect("the read is answered");
+                    assert_eq!(
+                        (r.status, r.text()),
+                        (200, value),
+                        "read of {key} after its write"
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("a writer-reader thread failed");
+    }
+}

@@ -88,6 +88,8 @@ pub struct RaftNode {
     /// When the leader last sent us entries (ms since the Unix epoch), for
     /// `X-Consul-LastContact` on followers.
     contact_ms: AtomicU64,
+    /// The state machine's data, for the leader's read index.
+    state: Arc<StateStore>,
 }
 
 /// Leadership as the API layers need it, refreshed only when raft's server metrics
@@ -133,6 +135,7 @@ impl RaftNode {
     /// HTTP work on the agent's runtime.
     pub async fn start(cfg: RaftNodeConfig, state: Arc<StateStore>) -> Result<Arc<Self>, StartError> {
         let node_identity = cfg.node.clone();
+        let applied_state = state.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -175,6 +178,7 @@ impl RaftNode {
             forwarder: ForwardBatcher::start(forward),
             read_rounds: [ReadRounds::new(false), ReadRounds::new(true)],
             contact_ms: AtomicU64::new(0),
+            state: applied_state,
         }))
     }
 
@@ -702,19 +706,22 @@ impl RaftNode {
         if self.leading_without_quorum() || self.view.read().leader != Some(self.id) {
             return Err(ConsensusError::NoLeader);
         }
-        if linearizable {
+        let confirmed = if linearizable {
             self.raft
                 .ensure_linearizable()
                 .await
-                .map_err(|_| ConsensusError::NoLeader)?;
-        }
-        Ok(self
-            .raft
-            .metrics()
-            .borrow()
-            .last_applied
-            .map(|l| l.index)
-            .unwrap_or(0))
+                .map_err(|_| ConsensusError::NoLeader)?
+                .map_or(0, |l| l.index)
+        } else {
+            0
+        };
+        // Not raft's metrics alone: openraft answers a write as soon as it is applied but
+        // publishes the new applied index only when its loop next comes round, which can
+        // be after a log flush; a reader that asked after that answer would then be given
+        // an index below the write and miss it (tests/cluster.rs caught this through a
+        // client agent). The state store's own index moves before the writer hears back.
+        let published = self.raft.metrics().borrow().last_applied.map_or(0, |l| l.index);
+        Ok(confirmed.max(published).max(self.state.applied_index()))
     }
 
     /// Asks the leader at `addr` for its read index and waits to apply up to it.
@@ -727,8 +734,9 @@ impl RaftNode {
             .read_rounds(linearizable)
             .next_index(addr, &self.forward)
             .await?;
-        let applied = self.raft.metrics().borrow().last_applied.map_or(0, |l| l.index);
-        if applied >= index {
+        // The store's index runs ahead of raft's published one (see `read_index`).
+        let published = self.raft.metrics().borrow().last_applied.map_or(0, |l| l.index);
+        if published.max(self.state.applied_index()) >= index {
             return Ok(());
         }
         self.raft

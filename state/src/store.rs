@@ -1,5 +1,7 @@
 //! The state store: applies commands at raft indexes and serves reads.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parking_lot::{RwLock, RwLockReadGuard};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -41,6 +43,8 @@ pub struct SnapshotError(String);
 #[derive(Debug, Default)]
 pub struct StateStore {
     state: RwLock<State>,
+    /// The highest raft index applied so far (see [`StateStore::applied_index`]).
+    applied: AtomicU64,
     watches: TableWatches,
     /// Session TTL renew times (leader-local, not replicated).
     session_timers: SessionTimers,
@@ -60,6 +64,13 @@ impl StateStore {
     /// The leader's session TTL bookkeeping (in memory only, never replicated).
     pub fn session_timers(&self) -> &SessionTimers {
         &self.session_timers
+    }
+
+    /// The highest raft index whose commands [`StateStore::apply`] has applied: every
+    /// write at or below it is visible to readers. Raft reports an applied index only
+    /// after it has answered the writer, so a leader's read index is taken from here.
+    pub fn applied_index(&self) -> u64 {
+        self.applied.load(Ordering::Acquire)
     }
 
     /// Subscribes to the max index of `table`; changes wake blocking queries.
@@ -93,6 +104,7 @@ impl StateStore {
                 state.sessions.index(),
             )
         };
+        self.applied.fetch_max(index, Ordering::Release);
         if touched_kv {
             self.watches.publish(Table::Kvs, kv_index);
         }
@@ -254,6 +266,32 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn applied_index_follows_every_apply_and_never_goes_back() {
+        let store = StateStore::new();
+        assert_eq!(store.applied_index(), 0);
+        let set = |key: &str| Command::KvSet {
+            key: key.into(),
+            value: vec![],
+            flags: 0,
+        };
+        store.apply(7, &[set("a")]);
+        assert_eq!(store.applied_index(), 7);
+        // A batch whose command is rejected was still applied at its index.
+        store.apply(
+            9,
+            &[Command::KvCas {
+                key: "a".into(),
+                value: vec![],
+                flags: 0,
+                index: 1,
+            }],
+        );
+        assert_eq!(store.applied_index(), 9);
+        store.apply(8, &[set("b")]);
+        assert_eq!(store.applied_index(), 9);
+    }
 
     #[test]
     fn apply_then_snapshot_round_trip() {
