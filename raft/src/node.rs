@@ -432,13 +432,13 @@ async fn track_leadership(raft: Raft<TypeConfig>, me: u64, view: Arc<RwLock<Lead
     }
 }
 
-/// Read-index round trips in flight at once per consistency mode. More than one lets
-/// a reader that arrives during a round start the next at once instead of waiting for
-/// the one in flight to return first; more than two only makes rounds smaller, and
-/// each round costs both ends an RPC (KV GET through a client agent under 64
-/// concurrent readers: about 10% faster with 2 than with 4; one reader's latency is
-/// the same).
-const READ_ROUNDS_IN_FLIGHT: usize = 2;
+/// Read-index round trips in flight at once per consistency mode. Each round costs both
+/// ends an RPC, and readers that arrive while one is out all share the next, so fewer
+/// rounds in flight means bigger ones. KV GET through a client agent (wrk -t1 -c64,
+/// client restarted on each build in turn, six pairs): 58.7, 52.1, 52.0, 60.6, 62.2,
+/// 49.8k/s with one against 51.3, 48.6, 54.0, 57.8, 45.5, 46.9k/s with two. (With two
+/// runtime workers per agent two had been about as fast as one and 10% faster than four.)
+const READ_ROUNDS_IN_FLIGHT: usize = 1;
 
 /// The answer of one read-index round: `None` until it returns.
 type RoundAnswer = Option<Result<u64, ConsensusError>>;
@@ -509,8 +509,8 @@ async fn send_rounds(
     pool: Arc<ForwardPool>,
 ) {
     // Readers whose requests arrived in the same burst are ready to run: let them join
-    // the round before it leaves (KV GET through a client agent, 64 concurrent readers:
-    // 11.2 readers per round against 10.3 when a new round left at once).
+    // the round before it leaves (KV GET through a client agent, 64 concurrent readers,
+    // two rounds in flight: 11.2 readers per round against 10.3 when one left at once).
     tokio::task::yield_now().await;
     loop {
         let round = {
