@@ -74,14 +74,17 @@ async fn start_cluster(
     if cfg.ports.server >= 0 && !cfg.dev {
         let port = u16::try_from(cfg.ports.server).context("ports.server out of range")?;
         let addr = SocketAddr::new(cfg.bind_addr, port);
-        let listener = TcpListener::bind(addr)
-            .await
+        let listener = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .with_context(|| format!("cannot listen for server RPC on {addr}"))?;
-        tokio::spawn(rconsul_raft::server::serve(
-            listener,
-            raft.clone(),
-            stop_rx.clone(),
-        ));
+        // Served on the raft thread: see `RaftNode::spawn_on_raft_thread`.
+        let (node, stop) = (raft.clone(), stop_rx.clone());
+        raft.spawn_on_raft_thread(async move {
+            match TcpListener::from_std(listener) {
+                Ok(listener) => rconsul_raft::server::serve(listener, node, stop).await,
+                Err(e) => tracing::error!(target: "agent.server.rpc", "cannot serve {addr}: {e}"),
+            }
+        });
     }
     let serf_port = u16::try_from(cfg.ports.serf_lan).unwrap_or(8301);
     let mut tags: std::collections::BTreeMap<String, String> = agent.tags().into_iter().collect();

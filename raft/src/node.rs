@@ -90,6 +90,8 @@ pub struct RaftNode {
     contact_ms: AtomicU64,
     /// The state machine's data, for the leader's read index.
     state: Arc<StateStore>,
+    /// The raft thread's runtime, for tasks that must not wait behind HTTP work.
+    raft_runtime: tokio::runtime::Handle,
 }
 
 /// Leadership as the API layers need it, refreshed only when raft's server metrics
@@ -143,6 +145,7 @@ impl RaftNode {
             .thread_name("raft-blocking")
             .build()
             .map_err(|e| StartError::Raft(format!("cannot start the raft runtime: {e}")))?;
+        let raft_runtime = runtime.handle().clone();
         let thread = std::thread::Builder::new()
             .name("raft".into())
             .spawn(move || {
@@ -179,6 +182,7 @@ impl RaftNode {
             read_rounds: [ReadRounds::new(false), ReadRounds::new(true)],
             contact_ms: AtomicU64::new(0),
             state: applied_state,
+            raft_runtime,
         }))
     }
 
@@ -226,6 +230,17 @@ impl RaftNode {
         let metrics = raft.metrics().borrow().clone();
         let voters: BTreeSet<u64> = metrics.membership_config.membership().voter_ids().collect();
         voters.len() == 1 && voters.contains(&id)
+    }
+
+    /// Runs `task` on the raft thread (until raft shuts down), beside raft's core: the
+    /// server port's connections go there so that heartbeats and votes are never queued
+    /// behind HTTP requests on the agent's runtime, which may have a single worker.
+    pub fn spawn_on_raft_thread<F>(&self, task: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.raft_runtime.spawn(task)
     }
 
     /// The underlying openraft handle.
