@@ -38,6 +38,12 @@ pub type Snapshot = Vec<u8>;
 #[error("invalid snapshot: {0}")]
 pub struct SnapshotError(String);
 
+/// Serialises `state` as [`StateStore::restore`] reads it.
+pub fn encode(state: &State) -> Snapshot {
+    // Serialising plain data structures into a Vec cannot fail.
+    bincode::serialize(state).unwrap_or_default()
+}
+
 /// The replicated state machine's data, shared between the raft apply task (writer)
 /// and the API tasks (readers).
 #[derive(Debug, Default)]
@@ -134,9 +140,14 @@ impl StateStore {
 
     /// Serialises the whole state.
     pub fn snapshot(&self) -> Snapshot {
-        let state = self.state.read();
-        // Serialising plain data structures into a Vec cannot fail.
-        bincode::serialize(&*state).unwrap_or_default()
+        encode(&self.state.read())
+    }
+
+    /// A point-in-time copy of the whole state, to serialise later ([`encode`]) without
+    /// holding the lock. Values are shared, not copied, so this costs far less than
+    /// serialising: the raft thread takes it and hands the encoding to another thread.
+    pub fn copy(&self) -> State {
+        self.state.read().clone()
     }
 
     /// Replaces the whole state with a decoded snapshot and wakes every watcher.
@@ -266,6 +277,26 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Op
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_is_the_state_when_taken_and_encodes_like_a_snapshot() {
+        let set = |key: &str, value: &[u8]| Command::KvSet {
+            key: key.into(),
+            value: value.to_vec(),
+            flags: 0,
+        };
+        let store = StateStore::new();
+        store.apply(3, &[set("a", b"1")]);
+        let copy = store.copy();
+        let snapshot = store.snapshot();
+        store.apply(4, &[set("a", b"2"), set("b", b"3")]);
+        assert_eq!(encode(&copy), snapshot);
+        let restored = StateStore::new();
+        restored.restore(&encode(&copy)).unwrap();
+        let state = restored.read();
+        assert_eq!(&*state.kv.get("a").1.unwrap().value, b"1");
+        assert!(state.kv.get("b").1.is_none());
+    }
 
     #[test]
     fn applied_index_follows_every_apply_and_never_goes_back() {

@@ -9,6 +9,7 @@ use openraft::{
     Entry, EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, Snapshot, SnapshotMeta, StorageError,
     StorageIOError, StoredMembership,
 };
+use rconsul_state::store::State;
 use rconsul_state::StateStore;
 use serde::{Deserialize, Serialize};
 
@@ -101,22 +102,33 @@ impl StateMachineStore {
         }
     }
 
-    async fn persist(&self, stored: &StoredSnapshot) -> Result<(), StorageError<NodeId>> {
+    /// Writes `stored` (and, when durable, flushes it) on a blocking thread: a snapshot of
+    /// a large state takes long enough to stall heartbeats if the raft thread did it.
+    async fn persist(&self, stored: StoredSnapshot) -> Result<StoredSnapshot, StorageError<NodeId>> {
         let sig = stored.meta.signature();
-        let bytes = bincode::serialize(stored).map_err(|e| write_err(&sig, &*e))?;
-        self.snapshots
-            .insert(SNAPSHOT_KEY, bytes)
-            .map_err(|e| write_err(&sig, &e))?;
-        if self.durable {
-            let db = self.db.clone();
-            match tokio::task::spawn_blocking(move || db.flush()).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(write_err(&sig, &e)),
-                Err(e) => return Err(write_err(&sig, &e)),
-            }
-        }
-        Ok(())
+        let (snapshots, db, durable) = (self.snapshots.clone(), self.db.clone(), self.durable);
+        tokio::task::spawn_blocking(move || persist_blocking(&snapshots, &db, durable, stored))
+            .await
+            .map_err(|e| write_err(&sig, &e))?
     }
+}
+
+/// Writes `stored` in one insert and, when `durable`, flushes the database.
+fn persist_blocking(
+    snapshots: &sled::Tree,
+    db: &sled::Db,
+    durable: bool,
+    stored: StoredSnapshot,
+) -> Result<StoredSnapshot, StorageError<NodeId>> {
+    let sig = stored.meta.signature();
+    let bytes = bincode::serialize(&stored).map_err(|e| write_err(&sig, &*e))?;
+    snapshots
+        .insert(SNAPSHOT_KEY, bytes)
+        .map_err(|e| write_err(&sig, &e))?;
+    if durable {
+        db.flush().map_err(|e| write_err(&sig, &e))?;
+    }
+    Ok(stored)
 }
 
 /// Builds one snapshot from a copy of the state taken when openraft asked for the builder,
@@ -124,7 +136,7 @@ impl StateMachineStore {
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     store: StateMachineStore,
-    data: Vec<u8>,
+    state: Option<State>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -139,11 +151,21 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             last_membership: sm.membership.clone(),
             snapshot_id,
         };
-        let stored = StoredSnapshot {
-            meta,
-            data: std::mem::take(&mut self.data),
-        };
-        sm.persist(&stored).await?;
+        let sig = meta.signature();
+        let state = self.state.take().unwrap_or_default();
+        let (snapshots, db, durable) = (sm.snapshots.clone(), sm.db.clone(), sm.durable);
+        // Encoding and writing happen off the raft thread (see `persist`).
+        let stored = tokio::task::spawn_blocking(move || {
+            let stored = StoredSnapshot {
+                meta,
+                data: rconsul_state::store::encode(&state),
+            };
+            persist_blocking(&snapshots, &db, durable, stored)
+        })
+        .await
+        .map_err(|e| write_err(&sig, &e))??;
+        sm.snapshot_bytes
+            .store(stored.data.len() as u64, Ordering::Relaxed);
         let index = stored.meta.last_log_id.map(|l| l.index).unwrap_or(0);
         if sm.durable {
             tracing::info!(target: "agent.server.raft", "snapshot complete up to: index={index}");
@@ -193,10 +215,8 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.snapshot_seq += 1;
-        let data = self.state.snapshot();
-        self.snapshot_bytes.store(data.len() as u64, Ordering::Relaxed);
         SnapshotBuilder {
-            data,
+            state: Some(self.state.copy()),
             store: self.clone(),
         }
     }
@@ -210,20 +230,29 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta<NodeId, ServerNode>,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<NodeId>> {
-        let stored = StoredSnapshot {
-            meta: meta.clone(),
-            data: snapshot.into_inner(),
-        };
-        self.snapshot_bytes
-            .store(stored.data.len() as u64, Ordering::Relaxed);
-        self.state.restore(&stored.data).map_err(sm_err)?;
+        let data = snapshot.into_inner();
+        self.snapshot_bytes.store(data.len() as u64, Ordering::Relaxed);
+        // Decoding a large state is slow too: a blocking thread does it.
+        let state = self.state.clone();
+        let data = tokio::task::spawn_blocking(move || state.restore(&data).map(|()| data))
+            .await
+            .map_err(sm_err)?
+            .map_err(sm_err)?;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.persist(&stored).await
+        let stored = StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        };
+        self.persist(stored).await.map(|_| ())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        Ok(self.load()?.map(|stored| Snapshot {
+        let this = self.clone();
+        let loaded = tokio::task::spawn_blocking(move || this.load())
+            .await
+            .map_err(|e| read_err(&e))??;
+        Ok(loaded.map(|stored| Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),
         }))
