@@ -100,9 +100,13 @@ async fn start_cluster(
         tags,
     );
     gossip_cfg.reap.reconnect = Duration::from_millis(cfg.reconnect_timeout_ms);
+    // Gossip runs on the raft thread too, so that a long HTTP request on the agent's
+    // runtime (one worker on a 2-core machine) cannot delay probe acks into a false
+    // "failed" (a follower answering 80 MB recursive KV reads was declared failed).
     let gossip = Arc::new(
-        rconsul_gossip::Gossip::start(gossip_cfg)
+        raft.spawn_on_raft_thread(rconsul_gossip::Gossip::start(gossip_cfg))
             .await
+            .context("the raft thread stopped while gossip started")?
             .map_err(|e| anyhow::anyhow!("{e}"))?,
     );
     let source = gossip.clone();
