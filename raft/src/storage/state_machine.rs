@@ -145,7 +145,8 @@ impl StateMachineStore {
 /// blocking thread rather than the raft thread. Encoding an 80 MB state there stalled
 /// heartbeats long enough for followers to elect a new leader; below a few MiB it takes
 /// a few milliseconds, and moving the buffers between threads cost the servers of a
-/// small cluster 1.5–2 MiB of RSS (mimalloc keeps freed pages in the idle thread's heap).
+/// small cluster 1.5–2 MiB of RSS (likely mimalloc keeping pages freed into the blocking
+/// threads' heaps; not verified).
 const OFFLOAD_SNAPSHOT_BYTES: u64 = 4 << 20;
 
 /// Writes `stored` in one insert into the snapshot tree.
