@@ -730,13 +730,18 @@ impl RaftNode {
         } else {
             0
         };
-        // Not raft's metrics alone: openraft answers a write as soon as it is applied but
-        // publishes the new applied index only when its loop next comes round, which can
-        // be after a log flush; a reader that asked after that answer would then be given
-        // an index below the write and miss it (tests/cluster.rs caught this through a
-        // client agent). The state store's own index moves before the writer hears back.
+        Ok(confirmed.max(self.applied_index()))
+    }
+
+    /// The highest index applied here. Not raft's metrics alone: openraft answers a write
+    /// as soon as it is applied but publishes the new applied index only when its loop
+    /// next comes round, which can be after a log flush; a leader would then give a
+    /// reader who asked after that answer an index below the write, and the reader would
+    /// miss it (tests/cluster.rs caught this through a client agent). The state store's
+    /// own index moves before the writer hears back.
+    fn applied_index(&self) -> u64 {
         let published = self.raft.metrics().borrow().last_applied.map_or(0, |l| l.index);
-        Ok(confirmed.max(published).max(self.state.applied_index()))
+        published.max(self.state.applied_index())
     }
 
     /// Asks the leader at `addr` for its read index and waits to apply up to it.
@@ -749,9 +754,7 @@ impl RaftNode {
             .read_rounds(linearizable)
             .next_index(addr, &self.forward)
             .await?;
-        // The store's index runs ahead of raft's published one (see `read_index`).
-        let published = self.raft.metrics().borrow().last_applied.map_or(0, |l| l.index);
-        if published.max(self.state.applied_index()) >= index {
+        if self.applied_index() >= index {
             return Ok(());
         }
         self.raft

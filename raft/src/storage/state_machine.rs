@@ -73,7 +73,7 @@ impl StateMachineStore {
             snapshot_seq: 0,
             snapshot_bytes: Arc::default(),
         };
-        if let Some(stored) = sm.load().map_err(|e| OpenError::Snapshot(e.to_string()))? {
+        if let Some(stored) = load(&sm.snapshots).map_err(|e| OpenError::Snapshot(e.to_string()))? {
             sm.state
                 .restore(&stored.data)
                 .map_err(|e| OpenError::Snapshot(e.to_string()))?;
@@ -95,25 +95,16 @@ impl StateMachineStore {
         self.state.clone()
     }
 
-    fn load(&self) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {
-        match self.snapshots.get(SNAPSHOT_KEY).map_err(|e| read_err(&e))? {
-            None => Ok(None),
-            Some(bytes) => bincode::deserialize(&bytes).map(Some).map_err(|e| read_err(&*e)),
-        }
-    }
-
     /// Writes `stored` and, when durable, flushes it (the flush always on a blocking
     /// thread; the write too when `stored` is large, see [`OFFLOAD_SNAPSHOT_BYTES`]).
     async fn persist(&self, stored: StoredSnapshot) -> Result<StoredSnapshot, StorageError<NodeId>> {
         let sig = stored.meta.signature();
-        let stored = if stored.data.len() as u64 >= OFFLOAD_SNAPSHOT_BYTES {
-            let snapshots = self.snapshots.clone();
-            tokio::task::spawn_blocking(move || write_snapshot(&snapshots, stored))
-                .await
-                .map_err(|e| write_err(&sig, &e))??
-        } else {
-            write_snapshot(&self.snapshots, stored)?
-        };
+        let snapshots = self.snapshots.clone();
+        let stored = run_blocking_if(offload(stored.data.len()), move || {
+            write_snapshot(&snapshots, stored)
+        })
+        .await
+        .map_err(|e| write_err(&sig, &e))??;
         self.flush(&sig).await?;
         Ok(stored)
     }
@@ -137,7 +128,24 @@ impl StateMachineStore {
     /// Whether the state is large enough (judged by the last snapshot) for snapshot work
     /// to leave the raft thread.
     fn large(&self) -> bool {
-        self.snapshot_bytes.load(Ordering::Relaxed) >= OFFLOAD_SNAPSHOT_BYTES
+        offload(self.snapshot_bytes.load(Ordering::Relaxed) as usize)
+    }
+}
+
+/// Whether snapshot work on `bytes` of state leaves the raft thread.
+fn offload(bytes: usize) -> bool {
+    bytes as u64 >= OFFLOAD_SNAPSHOT_BYTES
+}
+
+/// Runs `work` on a blocking thread when `offload`, else right here.
+async fn run_blocking_if<T: Send + 'static>(
+    offload: bool,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, tokio::task::JoinError> {
+    if offload {
+        tokio::task::spawn_blocking(work).await
+    } else {
+        Ok(work())
     }
 }
 
@@ -148,6 +156,14 @@ impl StateMachineStore {
 /// small cluster 1.5–2 MiB of RSS (likely mimalloc keeping pages freed into the blocking
 /// threads' heaps; not verified).
 const OFFLOAD_SNAPSHOT_BYTES: u64 = 4 << 20;
+
+/// The snapshot stored in `snapshots`, if any.
+fn load(snapshots: &sled::Tree) -> Result<Option<StoredSnapshot>, StorageError<NodeId>> {
+    match snapshots.get(SNAPSHOT_KEY).map_err(|e| read_err(&e))? {
+        None => Ok(None),
+        Some(bytes) => bincode::deserialize(&bytes).map(Some).map_err(|e| read_err(&*e)),
+    }
+}
 
 /// Writes `stored` in one insert into the snapshot tree.
 fn write_snapshot(
@@ -277,16 +293,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     ) -> Result<(), StorageError<NodeId>> {
         let data = snapshot.into_inner();
         self.snapshot_bytes.store(data.len() as u64, Ordering::Relaxed);
-        let data = if data.len() as u64 >= OFFLOAD_SNAPSHOT_BYTES {
-            let state = self.state.clone();
-            tokio::task::spawn_blocking(move || state.restore(&data).map(|()| data))
-                .await
-                .map_err(sm_err)?
-                .map_err(sm_err)?
-        } else {
-            self.state.restore(&data).map_err(sm_err)?;
-            data
-        };
+        let state = self.state.clone();
+        let data = run_blocking_if(offload(data.len()), move || state.restore(&data).map(|()| data))
+            .await
+            .map_err(sm_err)?
+            .map_err(sm_err)?;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         let stored = StoredSnapshot {
@@ -297,14 +308,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
-        let loaded = if self.large() {
-            let this = self.clone();
-            tokio::task::spawn_blocking(move || this.load())
-                .await
-                .map_err(|e| read_err(&e))??
-        } else {
-            self.load()?
-        };
+        let snapshots = self.snapshots.clone();
+        let loaded = run_blocking_if(self.large(), move || load(&snapshots))
+            .await
+            .map_err(|e| read_err(&e))??;
         Ok(loaded.map(|stored| Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),
