@@ -176,12 +176,7 @@ impl LogStore {
             Backend::Sled { db, .. } => db.clone(),
             Backend::Memory(_) => return Ok(()),
         };
-        // sled 0.34's flush_async can fail to wake; a blocking flush on the blocking pool is safe.
-        match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(std::io::Error::other(e)),
-            Err(e) => Err(std::io::Error::other(e)),
-        }
+        super::flush_blocking(db).await
     }
 
     fn read_meta<T: serde::de::DeserializeOwned>(

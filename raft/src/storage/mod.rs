@@ -44,6 +44,16 @@ pub enum StorageMode {
     InMemory,
 }
 
+/// Flushes `db` (one fsync) on the blocking pool: sled 0.34's `flush_async` can fail
+/// to wake, a blocking flush cannot.
+pub(crate) async fn flush_blocking(db: sled::Db) -> std::io::Result<()> {
+    match tokio::task::spawn_blocking(move || db.flush()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(std::io::Error::other(e)),
+        Err(e) => Err(std::io::Error::other(e)),
+    }
+}
+
 /// Opens (or creates) raft storage and rebuilds the state machine from its snapshot.
 pub fn open(mode: &StorageMode, state: Arc<StateStore>) -> Result<(LogStore, StateMachineStore), OpenError> {
     let (config, durable, shown) = match mode {

@@ -117,12 +117,9 @@ impl StateMachineStore {
         if !self.durable {
             return Ok(());
         }
-        let db = self.db.clone();
-        match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(write_err(sig, &e)),
-            Err(e) => Err(write_err(sig, &e)),
-        }
+        super::flush_blocking(self.db.clone())
+            .await
+            .map_err(|e| write_err(sig, &e))
     }
 
     /// Whether the state is large enough (judged by the last snapshot) for snapshot work
