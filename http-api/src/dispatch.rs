@@ -12,6 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{Method, Request, Response};
 use axum::response::IntoResponse;
 use axum::Router;
+use bytes::Bytes;
 use tower::ServiceExt;
 
 use crate::routes::kv;
@@ -55,10 +56,15 @@ impl Dispatch {
         }
     }
 
-    /// Answers `req`.
-    pub async fn handle(&self, req: Request<Body>) -> Response<Body> {
+    /// Answers `req`. The body is boxed into axum's [`Body`] only where it is read (the
+    /// router, KV PUT): a KV read never allocates for it.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
         let Some(method) = kv_method(req.method(), req.uri().path()) else {
-            return match self.router.clone().oneshot(req).await {
+            return match self.router.clone().oneshot(req.map(Body::new)).await {
                 Ok(resp) => resp,
                 Err(never) => match never {},
             };
@@ -68,7 +74,7 @@ impl Dispatch {
         let query = RawQuery(parts.uri.query().map(str::to_string));
         let result = match method {
             KvMethod::Get => kv::get(state, parts.uri, query).await,
-            KvMethod::Put => kv::put(state, parts.uri, query, parts.headers, body).await,
+            KvMethod::Put => kv::put(state, parts.uri, query, parts.headers, Body::new(body)).await,
             KvMethod::Delete => kv::delete(state, parts.uri, query).await,
         };
         result.into_response()

@@ -33,19 +33,38 @@ pub fn add_common_headers(resp: &mut Response<Body>) {
 /// Adds the query metadata headers of a blocking-capable read.
 pub fn add_query_meta(resp: &mut Response<Body>, index: u64, meta: ReadMeta) {
     let h = resp.headers_mut();
-    h.insert(X_CONSUL_INDEX.clone(), HeaderValue::from(index.max(1)));
+    h.insert(X_CONSUL_INDEX.clone(), number_header(index.max(1)));
     h.insert(
         X_CONSUL_KNOWN_LEADER.clone(),
         HeaderValue::from_static(if meta.known_leader { "true" } else { "false" }),
     );
-    h.insert(
-        X_CONSUL_LAST_CONTACT.clone(),
-        HeaderValue::from(meta.last_contact_ms),
-    );
+    h.insert(X_CONSUL_LAST_CONTACT.clone(), number_header(meta.last_contact_ms));
     h.insert(
         X_CONSUL_QUERY_BACKEND.clone(),
         HeaderValue::from_static("blocking-query"),
     );
+}
+
+/// `n` in decimal as a header value: one allocation, and none for 0 (a leader's
+/// `X-Consul-LastContact`). `HeaderValue::from(u64)` makes two (a buffer, then the
+/// shared handle it is frozen into), on every read.
+pub fn number_header(n: u64) -> HeaderValue {
+    if n == 0 {
+        return HeaderValue::from_static("0");
+    }
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut rest = n;
+    while rest > 0 {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    match HeaderValue::from_bytes(&digits[start..]) {
+        Ok(value) => value,
+        // Unreachable: ASCII digits are always a valid header value.
+        Err(_) => HeaderValue::from(n),
+    }
 }
 
 /// Encodes `value` as Go's `encoding/json` would: compact, or 4-space indented with a
@@ -188,6 +207,13 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn number_headers_are_decimal() {
+        for n in [0, 1, 9, 10, 4096, 1_000_000_007, u64::MAX] {
+            assert_eq!(number_header(n).to_str().unwrap(), n.to_string());
+        }
+    }
 
     #[test]
     fn go_style_json() {

@@ -10,16 +10,24 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::dispatch::Dispatch;
 
 /// Serves `api` on `listener` until `shutdown` turns true. In-flight requests
 /// (including long polls) are dropped at shutdown rather than awaited for minutes.
+///
+/// Connections live in a [`JoinSet`] owned by this loop: returning drops the set, which
+/// aborts them all. A connection's task then needs no shutdown signal of its own, which
+/// it would otherwise poll again on every request.
 pub async fn serve(listener: TcpListener, api: Dispatch, mut shutdown: watch::Receiver<bool>) {
     let api = Arc::new(api);
+    let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
+            // Reap finished connections so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             _ = shutdown.changed() => return,
         };
         let (stream, _peer): (_, SocketAddr) = match accepted {
@@ -33,20 +41,16 @@ pub async fn serve(listener: TcpListener, api: Dispatch, mut shutdown: watch::Re
         };
         let _ = stream.set_nodelay(true);
         let api = api.clone();
-        let mut conn_shutdown = shutdown.clone();
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                 let api = api.clone();
-                async move { Ok::<_, Infallible>(api.handle(req.map(axum::body::Body::new)).await) }
+                async move { Ok::<_, Infallible>(api.handle(req).await) }
             });
-            let conn = hyper::server::conn::http1::Builder::new()
+            let _ = hyper::server::conn::http1::Builder::new()
                 .title_case_headers(true)
                 .header_read_timeout(None)
-                .serve_connection(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = conn => {}
-                _ = conn_shutdown.changed() => {}
-            }
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }

@@ -611,9 +611,7 @@ impl RaftNode {
     fn leading_without_quorum(&self) -> bool {
         let m = self.raft.metrics();
         let m = m.borrow();
-        // `nth(1)`: a second voter exists (no need to count them all).
-        if m.current_leader != Some(self.id) || m.membership_config.membership().voter_ids().nth(1).is_none()
-        {
+        if m.current_leader != Some(self.id) || !has_second_voter(m.membership_config.membership()) {
             return false;
         }
         let limit = self.raft.config().election_timeout_max * 2;
@@ -768,6 +766,16 @@ impl RaftNode {
     }
 }
 
+/// Whether `membership` has more than one voter. Walks the configurations in place:
+/// openraft's `voter_ids()` collects them into a fresh set, and this runs on every read.
+fn has_second_voter(membership: &openraft::Membership<u64, ServerNode>) -> bool {
+    let mut voters = membership.get_joint_config().iter().flatten();
+    let Some(first) = voters.next() else {
+        return false;
+    };
+    voters.any(|id| id != first)
+}
+
 impl Consensus for RaftNode {
     fn write(&self, command: Command) -> BoxFuture<'_, Result<CommandResult, ConsensusError>> {
         Box::pin(async move {
@@ -873,6 +881,25 @@ impl Consensus for RaftNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_voter_is_found_in_any_configuration() {
+        let voters = |configs: Vec<Vec<u64>>| {
+            let configs: Vec<BTreeSet<u64>> = configs.into_iter().map(|c| c.into_iter().collect()).collect();
+            let nodes: BTreeMap<u64, ServerNode> = configs
+                .iter()
+                .flatten()
+                .map(|&id| (id, ServerNode::default()))
+                .collect();
+            has_second_voter(&openraft::Membership::new(configs, nodes))
+        };
+        assert!(!voters(vec![vec![1]]));
+        assert!(voters(vec![vec![1, 2]]));
+        assert!(voters(vec![vec![1, 2, 3]]));
+        // Joint: the same single voter in both halves is still one voter.
+        assert!(!voters(vec![vec![1], vec![1]]));
+        assert!(voters(vec![vec![1], vec![2]]));
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_log_grown_past_the_size_limit_is_snapshotted_before_the_entry_threshold() {

@@ -1,5 +1,7 @@
 //! `/v1/kv/<key>`: Consul's KV store (GET, PUT, DELETE).
 
+use std::borrow::Cow;
+
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
@@ -50,11 +52,11 @@ impl<'a> From<&'a KvEntry> for DirEntryJson<'a> {
 }
 
 /// The key named by the request path (percent-decoded, as Go's `URL.Path` is).
-fn key_from_uri(uri: &Uri) -> Result<String, ApiError> {
+/// Borrowed from the path unless it had escapes (a read then copies nothing).
+fn key_from_uri(uri: &Uri) -> Result<Cow<'_, str>, ApiError> {
     let raw = uri.path().strip_prefix(PREFIX).unwrap_or("");
     percent_encoding::percent_decode_str(raw)
         .decode_utf8()
-        .map(|k| k.into_owned())
         .map_err(|_| ApiError::bad_request("Invalid key: not valid UTF-8 after percent-decoding"))
 }
 
@@ -231,7 +233,7 @@ pub async fn put(
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
-    let key = key_from_uri(&uri)?;
+    let key = key_from_uri(&uri)?.into_owned();
     params.check_dc(&api.config)?;
     if key.is_empty() {
         return Err(missing_key());
@@ -299,7 +301,7 @@ pub async fn delete(
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
-    let key = key_from_uri(&uri)?;
+    let key = key_from_uri(&uri)?.into_owned();
     params.check_dc(&api.config)?;
     let recurse = params.has("recurse");
     if recurse && params.has("cas") {

@@ -272,7 +272,7 @@ fn read_response(out: &TxnOutcome, meta: ReadMeta, pretty: bool) -> Response<Bod
     );
     h.insert(
         X_CONSUL_LAST_CONTACT.clone(),
-        HeaderValue::from(meta.last_contact_ms),
+        crate::response::number_header(meta.last_contact_ms),
     );
     resp
 }
