@@ -52,18 +52,24 @@ pub fn number_header(n: u64) -> HeaderValue {
     if n == 0 {
         return HeaderValue::from_static("0");
     }
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    let mut rest = n;
-    while rest > 0 {
-        start -= 1;
-        digits[start] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    match HeaderValue::from_bytes(&digits[start..]) {
+    match HeaderValue::from_bytes(decimal(n, &mut [0; 20])) {
         Ok(value) => value,
         // Unreachable: ASCII digits are always a valid header value.
         Err(_) => HeaderValue::from(n),
+    }
+}
+
+/// `n`'s decimal digits, written into `buf` (no allocation).
+pub(crate) fn decimal(n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut start = buf.len();
+    let mut rest = n;
+    loop {
+        start -= 1;
+        buf[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            return &buf[start..];
+        }
     }
 }
 

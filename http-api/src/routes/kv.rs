@@ -126,7 +126,8 @@ pub async fn get(
             let value = match entry {
                 None => Answer::NotFound,
                 Some(e) if raw => Answer::Raw(e.value.to_vec()),
-                Some(e) => Answer::Json(encode_json(&[DirEntryJson::from(e)], pretty)),
+                Some(e) if pretty => Answer::Json(encode_json(&[DirEntryJson::from(e)], true)),
+                Some(e) => Answer::Json(super::kv_entry_json::encode_entry(e)),
             };
             QueryResult { index, value }
         }

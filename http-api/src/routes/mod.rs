@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod event;
 pub mod health;
 pub mod kv;
+mod kv_entry_json;
 pub mod membership;
 pub mod operator;
 mod read;
