@@ -302,9 +302,16 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
 
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
         .context("installing the SIGHUP handler")?;
+    let mut raft_failure = None;
     let stop = async {
         loop {
             tokio::select! {
+                stopped = raft.core_stopped() => {
+                    let why = stopped.unwrap_or_else(|| "its core exited".into());
+                    tracing::error!(target: "agent.server.raft", "raft stopped: {why}; exiting (the data dir may need repair)");
+                    raft_failure = Some(why);
+                    return;
+                }
                 why = shutdown_signal() => {
                     tracing::info!(target: "agent", "Caught signal: {why}");
                     tracing::info!(target: "agent", "Graceful shutdown disabled. Exiting");
@@ -348,6 +355,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             "raft storage did not close within {}s (see the storage errors above); exiting without waiting",
             RAFT_SHUTDOWN_GRACE.as_secs()
         );
+    }
+    if let Some(why) = raft_failure {
+        anyhow::bail!("raft stopped: {why}");
     }
     tracing::info!(target: "agent", "shutdown complete");
     Ok(())

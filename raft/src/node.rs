@@ -243,6 +243,21 @@ impl RaftNode {
         self.raft_runtime.spawn(task)
     }
 
+    /// Resolves when raft's core has stopped: with the error that stopped it, or `None`
+    /// after a requested shutdown. A server whose storage failed can no longer vote,
+    /// replicate or apply, so the agent exits instead of answering every request with an
+    /// error (Consul's raft panics on the same failures).
+    pub async fn core_stopped(&self) -> Option<String> {
+        // Raft's server metrics change rarely (state, leader, membership); the channel
+        // closes when the core's task ends.
+        let mut rx = self.raft.server_metrics();
+        while rx.changed().await.is_ok() {}
+        match &self.raft.metrics().borrow().running_state {
+            Ok(()) | Err(openraft::error::Fatal::Stopped) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
     /// The underlying openraft handle.
     pub fn raft(&self) -> &Raft<TypeConfig> {
         &self.raft

@@ -292,6 +292,23 @@ impl Agent {
         }
     }
 
+    /// Waits up to `timeout` for the process to exit on its own; returns its exit status
+    /// code (`None` inside when a signal ended it), or `None` if it is still running.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<Option<i32>> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status.code());
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// The agent's log so far (for assertions and failure messages).
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
