@@ -13,6 +13,9 @@ mod operator;
 mod regexp;
 mod run;
 mod sessions;
+#[cfg(test)]
+mod test_consensus;
+mod tombstone_gc;
 
 use std::process::ExitCode;
 

@@ -264,6 +264,13 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     });
     let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));
     tokio::spawn(crate::sessions::run(store.clone(), raft.clone(), stop_rx.clone()));
+    if cfg.server {
+        tokio::spawn(crate::tombstone_gc::run(
+            store.clone(),
+            raft.clone(),
+            stop_rx.clone(),
+        ));
+    }
     let mut servers = Vec::new();
     // DNS interface: UDP and TCP on every client address, stopped with the other listeners.
     if let Some(dns) = start_dns(&cfg, &store).await? {

@@ -93,40 +93,14 @@ pub async fn run(store: Arc<StateStore>, raft: Arc<RaftNode>, mut stop: watch::R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_consensus::Direct;
     use rconsul_state::session::Session;
-    use rconsul_state::{BoxFuture, CommandResult, ConsensusError, Consistency, ReadMeta};
-
-    /// Applies writes straight to a store, at increasing indexes.
-    struct Direct {
-        store: Arc<StateStore>,
-        index: parking_lot::Mutex<u64>,
-    }
-
-    impl Consensus for Direct {
-        fn write(&self, cmd: Command) -> BoxFuture<'_, Result<CommandResult, ConsensusError>> {
-            let mut index = self.index.lock();
-            *index += 1;
-            let result = self.store.apply(*index, &[cmd]).remove(0);
-            Box::pin(async move { Ok(result) })
-        }
-        fn read_barrier(&self, _: Consistency) -> BoxFuture<'_, Result<ReadMeta, ConsensusError>> {
-            Box::pin(async { Ok(ReadMeta::default()) })
-        }
-        fn leader_addr(&self) -> Option<String> {
-            None
-        }
-        fn peer_addrs(&self) -> Vec<String> {
-            Vec::new()
-        }
-    }
+    use rconsul_state::CommandResult;
 
     #[tokio::test]
     async fn expired_sessions_are_destroyed_through_consensus() {
         let store = Arc::new(StateStore::new());
-        let direct = Direct {
-            store: store.clone(),
-            index: parking_lot::Mutex::new(0),
-        };
+        let direct = Direct::new(store.clone());
         direct
             .write(Command::CatalogRegister(Box::new(
                 rconsul_state::catalog::RegisterRequest {

@@ -101,6 +101,13 @@ pub enum Command {
     },
     /// An atomic transaction (`/v1/txn`).
     Txn(Box<TxnRequest>),
+    /// Forget the tombstones of KV deletions at or before `up_to` (proposed by the
+    /// leader's tombstone GC once they are older than Consul's TombstoneTTL). Last, so
+    /// the encoding of the variants before it is unchanged.
+    KvReapTombstones {
+        /// Highest deletion index to forget.
+        up_to: u64,
+    },
 }
 
 /// The outcome of one applied [`Command`].

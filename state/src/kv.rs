@@ -371,6 +371,20 @@ impl KvStore {
         }
     }
 
+    /// Whether a tombstone was left at or before `up_to` (whether reaping would remove any).
+    pub fn has_tombstones_up_to(&self, up_to: u64) -> bool {
+        self.tombstones.values().any(|&i| i <= up_to)
+    }
+
+    /// Removes the tombstones of deletions at or before `up_to` (Consul's tombstone GC,
+    /// which the leader runs once they are old enough); returns how many went. The table
+    /// index stays: it never decreases.
+    pub fn reap_tombstones(&mut self, up_to: u64) -> usize {
+        let before = self.tombstones.len();
+        self.tombstones.retain(|_, &mut i| i > up_to);
+        before - self.tombstones.len()
+    }
+
     /// Deletes a key only if its ModifyIndex equals `cas`; a missing key succeeds.
     pub fn delete_cas(&mut self, index: u64, key: &str, cas: u64) -> bool {
         match self.entries.get(key) {
@@ -459,6 +473,27 @@ mod tests {
         assert_eq!(kv.key_watch_index("app/dir/a"), 30);
         kv.set(31, "app/dir/a", b"again", 0);
         assert_eq!(kv.get("app/dir/a").1.map(|e| e.create_index), Some(31));
+    }
+
+    #[test]
+    fn reaping_forgets_old_tombstones_only_and_keeps_the_table_index() {
+        let mut kv = store();
+        kv.delete(30, "app/config");
+        kv.delete(35, "other/key");
+        let table = kv.table_index();
+        assert!(!kv.has_tombstones_up_to(29));
+        assert!(kv.has_tombstones_up_to(30));
+        assert_eq!(kv.reap_tombstones(32), 1);
+        // The deletion at 30 is forgotten; the one at 35 still moves its prefix's index.
+        assert_eq!(kv.key_watch_index("app/config"), 0);
+        assert_eq!(kv.key_watch_index("other/key"), 35);
+        assert_eq!(kv.list("other/").0, 35);
+        // A prefix left with neither keys nor tombstones falls back to the table index.
+        assert_eq!(kv.list("app/config").0, table);
+        assert_eq!(kv.table_index(), table);
+        assert!(!kv.has_tombstones_up_to(32));
+        assert_eq!(kv.reap_tombstones(32), 0);
+        assert_eq!(kv.reap_tombstones(u64::MAX), 1);
     }
 
     #[test]

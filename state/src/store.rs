@@ -239,6 +239,11 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Op
             };
             return (result, Some(Table::Kvs), none);
         }
+        Command::KvReapTombstones { up_to } => {
+            // No table moves: an answer's index never goes up for a reap (as in Consul).
+            state.kv.reap_tombstones(*up_to);
+            return (CommandResult::Applied, None, none);
+        }
         Command::Txn(req) => {
             let (outcome, changed) = state.apply_txn(index, req);
             // The catalog as the command's own table; KV and sessions as side effects.
