@@ -759,6 +759,73 @@ impl RaftNode {
         published.max(self.state.applied_index())
     }
 
+    /// The read barrier's answer when nothing needs waiting for: any `?stale` read, and a
+    /// default read on a leader that has heard from a quorum.
+    fn read_at_once(&self, mode: Consistency) -> Option<ReadMeta> {
+        if mode == Consistency::Stale {
+            let leader = if self.leading_without_quorum() {
+                None
+            } else {
+                self.view.read().leader
+            };
+            return Some(ReadMeta {
+                known_leader: leader.is_some(),
+                last_contact_ms: if leader == Some(self.id) {
+                    0
+                } else {
+                    self.last_contact_ms()
+                },
+            });
+        }
+        let leading = self.view.read().leader == Some(self.id);
+        (leading && mode == Consistency::Default && !self.leading_without_quorum()).then_some(ReadMeta {
+            known_leader: true,
+            last_contact_ms: 0,
+        })
+    }
+
+    /// A read barrier that has to wait: a follower's read-index round, a `?consistent`
+    /// quorum round, or a leader election. Kept apart from [`Self::read_at_once`] so the
+    /// common case does not move this future's large state into a box.
+    async fn read_barrier_waiting(&self, mode: Consistency) -> Result<ReadMeta, ConsensusError> {
+        let deadline = tokio::time::Instant::now() + RPC_HOLD;
+        loop {
+            match self.leader().await {
+                None | Some((_, None)) => return Err(ConsensusError::NoLeader),
+                Some((leader, _)) if leader == self.id => {
+                    if mode == Consistency::Consistent {
+                        self.raft
+                            .ensure_linearizable()
+                            .await
+                            .map_err(|_| ConsensusError::NoLeader)?;
+                    }
+                    return Ok(ReadMeta {
+                        known_leader: true,
+                        last_contact_ms: 0,
+                    });
+                }
+                Some((leader, Some(addr))) => {
+                    // A follower serves the read itself once it has applied everything
+                    // the leader had committed when asked (a read-index barrier).
+                    match self.catch_up_with(&addr, mode == Consistency::Consistent).await {
+                        Ok(()) => {
+                            return Ok(ReadMeta {
+                                known_leader: true,
+                                last_contact_ms: self.last_contact_ms(),
+                            })
+                        }
+                        // Reads are safe to retry: ask the next leader.
+                        Err(e) => {
+                            if !self.wait_for_leader_change(leader, deadline).await {
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Asks the leader at `addr` for its read index and waits to apply up to it.
     ///
     /// Concurrent reads share one round trip: a reader joins the next round that starts
@@ -821,67 +888,11 @@ impl Consensus for RaftNode {
     }
 
     fn read_barrier(&self, mode: Consistency) -> BoxFuture<'_, Result<ReadMeta, ConsensusError>> {
-        Box::pin(async move {
-            if mode == Consistency::Stale {
-                let leader = if self.leading_without_quorum() {
-                    None
-                } else {
-                    self.view.read().leader
-                };
-                return Ok(ReadMeta {
-                    known_leader: leader.is_some(),
-                    last_contact_ms: if leader == Some(self.id) {
-                        0
-                    } else {
-                        self.last_contact_ms()
-                    },
-                });
-            }
-            let leading = self.view.read().leader == Some(self.id);
-            if leading && mode == Consistency::Default && !self.leading_without_quorum() {
-                // The common case on a leader: nothing to wait for, nothing to clone.
-                return Ok(ReadMeta {
-                    known_leader: true,
-                    last_contact_ms: 0,
-                });
-            }
-            let deadline = tokio::time::Instant::now() + RPC_HOLD;
-            loop {
-                match self.leader().await {
-                    None | Some((_, None)) => return Err(ConsensusError::NoLeader),
-                    Some((leader, _)) if leader == self.id => {
-                        if mode == Consistency::Consistent {
-                            self.raft
-                                .ensure_linearizable()
-                                .await
-                                .map_err(|_| ConsensusError::NoLeader)?;
-                        }
-                        return Ok(ReadMeta {
-                            known_leader: true,
-                            last_contact_ms: 0,
-                        });
-                    }
-                    Some((leader, Some(addr))) => {
-                        // A follower serves the read itself once it has applied everything
-                        // the leader had committed when asked (a read-index barrier).
-                        match self.catch_up_with(&addr, mode == Consistency::Consistent).await {
-                            Ok(()) => {
-                                return Ok(ReadMeta {
-                                    known_leader: true,
-                                    last_contact_ms: self.last_contact_ms(),
-                                })
-                            }
-                            // Reads are safe to retry: ask the next leader.
-                            Err(e) => {
-                                if !self.wait_for_leader_change(leader, deadline).await {
-                                    return Err(e);
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        })
+        match self.read_at_once(mode) {
+            // The common case: a box of a ready value, not of the waiting path's state.
+            Some(meta) => Box::pin(std::future::ready(Ok(meta))),
+            None => Box::pin(self.read_barrier_waiting(mode)),
+        }
     }
 
     fn leader_addr(&self) -> Option<String> {
