@@ -64,12 +64,36 @@ fn missing_key() -> ApiError {
     ApiError::bad_request("Missing key name")
 }
 
-/// What a GET answers, encoded while the state's read lock is held (so entries are
-/// serialised in place instead of being copied out first).
+/// What a GET answers. Small answers are encoded while the state's read lock is held
+/// (entries serialised in place, nothing copied out); a `?recurse` list is copied out
+/// (keys, and values by reference count) and encoded after the lock is released.
 enum Answer {
     NotFound,
     Json(Vec<u8>),
     Raw(Vec<u8>),
+    Entries(Vec<KvEntry>),
+}
+
+/// Listed keys and values above this many bytes are encoded on a blocking thread.
+const ENCODE_ELSEWHERE_BYTES: usize = 1 << 20;
+
+/// Encodes a `?recurse` answer. Outside the state lock, because raft's apply waits on
+/// that lock: encoding 100 MB of values takes a few hundred milliseconds, close to the
+/// half second without heartbeats after which followers elect a new leader. Large
+/// lists go to a blocking thread, so the HTTP runtime's worker (often the only one)
+/// keeps answering other requests meanwhile.
+async fn encode_entries(entries: Vec<KvEntry>, pretty: bool) -> Result<Vec<u8>, ApiError> {
+    let bytes: usize = entries.iter().map(|e| e.key.len() + e.value.len()).sum();
+    let encode = move || {
+        let json: Vec<DirEntryJson<'_>> = entries.iter().map(DirEntryJson::from).collect();
+        encode_json(&json, pretty)
+    };
+    if bytes < ENCODE_ELSEWHERE_BYTES {
+        return Ok(encode());
+    }
+    tokio::task::spawn_blocking(encode)
+        .await
+        .map_err(|e| ApiError::internal(format!("encoding the answer failed: {e}")))
 }
 
 /// `GET /v1/kv/<key>` with `?recurse`, `?keys`, `?separator`, `?raw` and blocking.
@@ -117,8 +141,7 @@ pub async fn get(
             let value = if list.is_empty() {
                 Answer::NotFound
             } else {
-                let json: Vec<DirEntryJson<'_>> = list.into_iter().map(DirEntryJson::from).collect();
-                Answer::Json(encode_json(&json, pretty))
+                Answer::Entries(list.into_iter().cloned().collect())
             };
             QueryResult { index, value }
         } else {
@@ -138,6 +161,9 @@ pub async fn get(
         Answer::NotFound => empty_response(StatusCode::NOT_FOUND),
         Answer::Raw(value) => raw_response(value),
         Answer::Json(body) => json_bytes_response(StatusCode::OK, body),
+        Answer::Entries(entries) => {
+            json_bytes_response(StatusCode::OK, encode_entries(entries, pretty).await?)
+        }
     };
     add_query_meta(&mut resp, result.index, meta);
     Ok(resp)
