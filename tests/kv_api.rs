@@ -325,3 +325,65 @@ fn large_recursive_reads_are_complete() {
     }
     assert_eq!(entries[3]["ModifyIndex"].as_u64(), Some(index));
 }
+
+/// Opens a keep-alive connection to `agent` and sends one GET on it; returns the
+/// connection and the response head and body read so far (up to 64 KiB).
+fn raw_get(agent: &Agent, path: &str) -> (std::net::TcpStream, String) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect((agent.ip.as_str(), 8500)).expect("connect");
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(conn, "GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", agent.ip).expect("send");
+    let mut buf = vec![0u8; 65_536];
+    let n = conn.read(&mut buf).unwrap_or(0);
+    (conn, String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+#[test]
+fn connections_past_http_max_conns_per_client_get_429() {
+    let ip = "127.0.1.9";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("limits.hcl");
+    std::fs::write(&conf, "limits {\n  http_max_conns_per_client = 2\n}\n").expect("write config");
+    let agent = Agent::with_args(
+        ip,
+        vec![
+            "agent".into(),
+            "-dev".into(),
+            format!("-bind={ip}"),
+            format!("-client={ip}"),
+            format!("-config-file={}", conf.display()),
+        ],
+    );
+    agent.wait_ready(READY);
+    // Two connections held open, each having been served (polled: the connections
+    // `wait_ready` closed count until the agent sees them close).
+    let served = || {
+        common::wait_for("a served connection", Duration::from_secs(10), || {
+            let (conn, head) = raw_get(&agent, "/v1/status/leader");
+            head.starts_with("HTTP/1.1 200 OK").then_some(conn)
+        })
+    };
+    let first = served();
+    let _second = served();
+    // A third from the same IP is refused the way Consul refuses it.
+    let (_third, refused) = raw_get(&agent, "/v1/status/leader");
+    assert!(
+        refused.starts_with("HTTP/1.1 429 Too Many Requests\r\n"),
+        "{refused}"
+    );
+    assert!(refused.contains("too many concurrent connections"), "{refused}");
+    // The open connections still work.
+    let mut again = first.try_clone().expect("clone");
+    {
+        use std::io::{Read, Write};
+        write!(again, "GET /v1/status/peers HTTP/1.1\r\nHost: {ip}\r\n\r\n").expect("send");
+        let mut buf = vec![0u8; 4096];
+        let n = again.read(&mut buf).expect("read");
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
+    }
+    // Closing one frees its slot once the agent sees the close.
+    drop(again);
+    drop(first);
+    served();
+}

@@ -277,6 +277,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         servers.push(tokio::spawn(dns.run_until(stop_rx.clone())));
     }
     if cfg.ports.http >= 0 {
+        // One count per client IP across every HTTP listener, as Consul keeps it.
+        let limiter = rconsul_http_api::conn_limit::ConnLimiter::new(cfg.http_max_conns_per_client);
         let port = u16::try_from(cfg.ports.http).context("ports.http out of range")?;
         for ip in &cfg.client_addrs {
             let addr = SocketAddr::new(*ip, port);
@@ -288,6 +290,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             servers.push(tokio::spawn(rconsul_http_api::server::serve(
                 listener,
                 dispatch,
+                limiter.clone(),
                 stop_rx.clone(),
             )));
         }

@@ -1,6 +1,7 @@
 //! rconsul's HTTP API: Consul's `/v1` endpoints on axum.
 //!
 //! - [`server`]: the HTTP/1.1 listener (hyper with Go-style header casing).
+//! - [`conn_limit`]: the per-client-IP connection limit (`limits.http_max_conns_per_client`).
 //! - [`dispatch`]: the entry point: KV requests straight to their handlers, the rest to the router.
 //! - [`router`]: paths, allowed methods, Consul's 404/405/301 behaviour.
 //! - [`query`]: query-string parsing shared by every endpoint (`?index`, `?wait`, `?stale`, ...).
@@ -11,6 +12,7 @@
 
 pub mod blocking;
 pub mod cache;
+pub mod conn_limit;
 pub mod decode;
 pub mod dispatch;
 pub mod duration;

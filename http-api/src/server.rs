@@ -12,15 +12,22 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::conn_limit::{self, ConnLimiter};
 use crate::dispatch::Dispatch;
 
 /// Serves `api` on `listener` until `shutdown` turns true. In-flight requests
 /// (including long polls) are dropped at shutdown rather than awaited for minutes.
+/// A client IP over `limiter`'s limit gets Consul's 429 and its connection is closed.
 ///
 /// Connections live in a [`JoinSet`] owned by this loop: returning drops the set, which
 /// aborts them all. A connection's task then needs no shutdown signal of its own, which
 /// it would otherwise poll again on every request.
-pub async fn serve(listener: TcpListener, api: Dispatch, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    api: Dispatch,
+    limiter: Arc<ConnLimiter>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let api = Arc::new(api);
     let mut connections = JoinSet::new();
     loop {
@@ -30,7 +37,7 @@ pub async fn serve(listener: TcpListener, api: Dispatch, mut shutdown: watch::Re
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
             _ = shutdown.changed() => return,
         };
-        let (stream, _peer): (_, SocketAddr) = match accepted {
+        let (stream, peer): (_, SocketAddr) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 // EMFILE and friends: back off briefly instead of spinning.
@@ -39,9 +46,14 @@ pub async fn serve(listener: TcpListener, api: Dispatch, mut shutdown: watch::Re
                 continue;
             }
         };
+        let Some(permit) = limiter.try_acquire(peer.ip()) else {
+            connections.spawn(conn_limit::refuse(stream));
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let api = api.clone();
         connections.spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
                 let api = api.clone();
                 async move { Ok::<_, Infallible>(api.handle(req).await) }

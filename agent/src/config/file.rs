@@ -91,6 +91,7 @@ pub(super) struct PartialConfig {
     pub(super) leave_on_terminate: Option<bool>,
     pub(super) reconnect_timeout_ms: Option<u64>,
     pub(super) encrypt: Option<String>,
+    pub(super) http_max_conns_per_client: Option<i64>,
 }
 
 impl PartialConfig {
@@ -113,6 +114,7 @@ impl PartialConfig {
             raft_trailing_logs; enable_script_checks; enable_local_script_checks; domain;
             alt_domain; pid_file; default_query_time_ms; max_query_time_ms;
             kv_max_value_size; leave_on_terminate; encrypt; reconnect_timeout_ms;
+            http_max_conns_per_client;
             ports.http; ports.dns; ports.server; ports.serf_lan; ports.serf_wan;
             ports.https; ports.grpc; ports.grpc_tls;
             dns.allow_stale; dns.max_stale_ms; dns.node_ttl_ms; dns.only_passing;
@@ -561,7 +563,8 @@ fn decode_limits(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<
             "txn_max_req_len" => {
                 u64_val(&k, v)?;
             }
-            "http_max_conns_per_client" | "rpc_max_burst" | "rpc_max_conns_per_client" => {
+            "http_max_conns_per_client" => set(&mut p.http_max_conns_per_client, int_val(&k, v)?),
+            "rpc_max_burst" | "rpc_max_conns_per_client" => {
                 int_val(&k, v)?;
             }
             "rpc_rate" => {
@@ -958,6 +961,7 @@ mod tests {
         assert_eq!(p.retry_join, vec!["a", "b", "c"]);
         assert_eq!(p.retry_interval_ms, Some(90_000));
         assert_eq!(p.kv_max_value_size, Some(1024));
+        assert_eq!(p.http_max_conns_per_client, Some(200));
         assert_eq!(p.default_query_time_ms, Some(60_000));
         assert_eq!(p.max_query_time_ms, Some(120_000));
         assert_eq!(p.leave_on_terminate, Some(false));

@@ -733,6 +733,11 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         default_query_time_ms: p.default_query_time_ms.unwrap_or(300_000),
         max_query_time_ms: p.max_query_time_ms.unwrap_or(600_000),
         kv_max_value_size: p.kv_max_value_size.unwrap_or(524_288),
+        http_max_conns_per_client: p
+            .http_max_conns_per_client
+            .map_or(rconsul_http_api::conn_limit::DEFAULT_MAX_CONNS_PER_CLIENT, |n| {
+                usize::try_from(n).unwrap_or(0)
+            }),
         leave_on_terminate: p.leave_on_terminate,
         reconnect_timeout_ms,
         config_sources,
@@ -1013,6 +1018,7 @@ mod tests {
         assert_eq!(c.default_query_time_ms, 300_000);
         assert_eq!(c.max_query_time_ms, 600_000);
         assert_eq!(c.kv_max_value_size, 524_288);
+        assert_eq!(c.http_max_conns_per_client, 200);
         assert_eq!(c.domain, "consul.");
         assert_eq!(c.alt_domain, None);
         assert_eq!(c.dns, DnsSettings::default());
@@ -1145,6 +1151,26 @@ mod tests {
             ok(&["-dev", "-config-file", &long]).reconnect_timeout_ms,
             10 * 3_600_000
         );
+    }
+
+    #[test]
+    fn http_max_conns_per_client_from_limits_and_zero_or_less_is_unlimited() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let raised = write(
+            dir.path(),
+            "a.hcl",
+            "limits {\n  http_max_conns_per_client = 4096\n}\n",
+        );
+        assert_eq!(
+            ok(&["-dev", "-config-file", &raised]).http_max_conns_per_client,
+            4096
+        );
+        let off = write(
+            dir.path(),
+            "b.json",
+            r#"{"limits": {"http_max_conns_per_client": -1}}"#,
+        );
+        assert_eq!(ok(&["-dev", "-config-file", &off]).http_max_conns_per_client, 0);
     }
 
     #[test]

@@ -191,6 +191,9 @@ pub struct AgentConfig {
     pub max_query_time_ms: u64,
     /// `kv_max_value_size` / `limits.kv_max_value_size` in bytes (default 524288).
     pub kv_max_value_size: u64,
+    /// `limits.http_max_conns_per_client`: HTTP connections one client IP may hold open
+    /// (default 200; 0 or less: no limit).
+    pub http_max_conns_per_client: usize,
     /// `leave_on_terminate` (default: false for servers, true for clients).
     pub leave_on_terminate: Option<bool>,
     /// `reconnect_timeout` in milliseconds: failed members are reaped after it (72 h;
