@@ -339,3 +339,100 @@ fn default_reads_through_the_client_see_writes_acknowledged_elsewhere() {
         t.join().expect("a writer-reader thread failed");
     }
 }
+
+/// Names of the members `agent` lists with `/v1/agent/members`, with their status.
+fn member_statuses(agent: &Agent) -> Option<BTreeMap<String, u64>> {
+    let r = try_http("GET", &agent.url("/v1/agent/members"), None).ok()?;
+    let list = r.json();
+    Some(
+        list.as_array()?
+            .iter()
+            .filter_map(|m| Some((m["Name"].as_str()?.to_string(), m["Status"].as_u64()?)))
+            .collect(),
+    )
+}
+
+fn serf_lan_encrypted(agent: &Agent) -> serde_json::Value {
+    agent.get("/v1/agent/self").json()["Stats"]["serf_lan"]["encrypted"].clone()
+}
+
+#[test]
+fn gossip_encryption_admits_only_agents_with_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, key, _) = cli(&["keygen"], &[]);
+    let key = key.trim().to_string();
+    let (_, other_key, _) = cli(&["keygen"], &[]);
+    let join = "127.0.8.51";
+    let with = |mut agent_args: Vec<String>, extra: &[String]| {
+        agent_args.extend(extra.iter().cloned());
+        agent_args
+    };
+    let server_args = |key: &str| {
+        vec![
+            "agent".to_string(),
+            "-server".into(),
+            "-bootstrap-expect=1".into(),
+            format!("-bind={join}"),
+            format!("-client={join}"),
+            "-node=s1".into(),
+            format!("-data-dir={}", dir.path().join("s1").display()),
+            format!("-encrypt={key}"),
+        ]
+    };
+    let client_args = |ip: &str, name: &str| {
+        vec![
+            "agent".to_string(),
+            format!("-bind={ip}"),
+            format!("-client={ip}"),
+            format!("-node={name}"),
+            format!("-data-dir={}", dir.path().join(name).display()),
+            format!("-retry-join={join}"),
+        ]
+    };
+    let s1 = Agent::with_args(join, server_args(&key));
+    let mut c1 = Agent::with_args(
+        "127.0.8.52",
+        with(client_args("127.0.8.52", "c1"), &[format!("-encrypt={key}")]),
+    );
+    let wrong = Agent::with_args(
+        "127.0.8.53",
+        with(
+            client_args("127.0.8.53", "wrong"),
+            &[format!("-encrypt={}", other_key.trim())],
+        ),
+    );
+    let plain = Agent::with_args("127.0.8.54", client_args("127.0.8.54", "plain"));
+
+    // The agent with the key joins; the server refuses the others' packets and says so.
+    wait_for("c1 alive in s1's members", CONVERGE, || {
+        (member_statuses(&s1)?.get("c1") == Some(&1)).then_some(())
+    });
+    wait_for("s1 logging refused gossip", CONVERGE, || {
+        s1.log()
+            .contains("memberlist: Decrypt packet failed")
+            .then_some(())
+    });
+    for outsider in [&wrong, &plain] {
+        wait_for("the outsider's own agent answering", CONVERGE, || {
+            member_statuses(outsider)
+        });
+    }
+    let members = member_statuses(&s1).expect("s1 members");
+    assert_eq!(members.keys().collect::<Vec<_>>(), ["c1", "s1"], "{members:?}");
+    for (outsider, name) in [(&wrong, "wrong"), (&plain, "plain")] {
+        let seen = member_statuses(outsider).expect("members");
+        assert_eq!(seen.keys().collect::<Vec<_>>(), [name], "{name} sees {seen:?}");
+    }
+    assert_eq!(serf_lan_encrypted(&s1), "true");
+    assert_eq!(serf_lan_encrypted(&plain), "false");
+
+    // The key went to c1's keyring file, which a restart without -encrypt still uses.
+    let keyring = std::fs::read_to_string(dir.path().join("c1/serf/local.keyring")).expect("keyring");
+    assert_eq!(keyring, format!("[\"{key}\"]"));
+    c1.kill9();
+    let c1 = Agent::with_args("127.0.8.52", client_args("127.0.8.52", "c1"));
+    wait_for("c1 back, encrypted", CONVERGE, || {
+        (member_statuses(&c1)?.get("s1") == Some(&1)).then_some(())
+    });
+    assert_eq!(serf_lan_encrypted(&c1), "true");
+}

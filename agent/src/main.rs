@@ -6,6 +6,7 @@ mod cluster;
 mod config;
 mod durable_file;
 mod events;
+mod keyring;
 mod local;
 mod logging;
 mod member_snapshot;
@@ -140,6 +141,7 @@ fn main() -> ExitCode {
             ExitCode::from(exit(cli::run_version()))
         }
         Some("kv") => ExitCode::from(exit(cli::run_kv(&args[1..]))),
+        Some("keygen") => ExitCode::from(exit(cli::run_keygen(&args[1..]))),
         Some("lock") => ExitCode::from(exit(cli::run_lock(&args[1..]))),
         Some("members") => ExitCode::from(exit(cli::run_members(&args[1..]))),
         Some("catalog") => ExitCode::from(exit(cli::run_catalog(&args[1..]))),

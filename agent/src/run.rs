@@ -65,6 +65,7 @@ struct ClusterTasks {
 /// Starts the server port listener, gossip, joining, and the membership loops.
 async fn start_cluster(
     cfg: &AgentConfig,
+    gossip_keys: Option<Vec<Vec<u8>>>,
     advertise: std::net::IpAddr,
     raft: &Arc<RaftNode>,
     agent: &Arc<LocalAgentImpl>,
@@ -100,6 +101,11 @@ async fn start_cluster(
         tags,
     );
     gossip_cfg.reap.reconnect = Duration::from_millis(cfg.reconnect_timeout_ms);
+    gossip_cfg.encryption = gossip_keys.map(|keys| rconsul_gossip::Encryption {
+        keys,
+        verify_incoming: cfg.encrypt_verify_incoming,
+        verify_outgoing: cfg.encrypt_verify_outgoing,
+    });
     // Gossip runs on the raft thread too, so that a long HTTP request on the agent's
     // runtime (one worker on a 2-core machine) cannot delay probe acks into a false
     // "failed" (a follower answering 80 MB recursive KV reads was declared failed).
@@ -177,6 +183,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         tracing::warn!(target: "agent", "bootstrap = true: do not enable unless necessary");
     }
     let node_id = load_or_create_node_id(&cfg)?;
+    let gossip_keys = crate::keyring::resolve(&cfg)?;
     let advertise = cfg.advertise_addr.unwrap_or(cfg.bind_addr);
     let advertise = if advertise.is_unspecified() {
         std::net::IpAddr::from([127, 0, 0, 1])
@@ -225,13 +232,14 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             scripts_allowed: cfg.enable_script_checks || cfg.enable_local_script_checks,
             config_sources: cfg.config_sources.clone(),
             config_format: cfg.config_format,
+            gossip_encrypted: gossip_keys.is_some(),
         },
         store.clone(),
         raft.clone(),
         leave_tx,
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let cluster_tasks = start_cluster(&cfg, advertise, &raft, &agent, &store, &stop_rx).await?;
+    let cluster_tasks = start_cluster(&cfg, gossip_keys, advertise, &raft, &agent, &store, &stop_rx).await?;
 
     let (services, checks) = local::config_services::load(&cfg.config_sources, cfg.config_format)
         .map_err(|e| anyhow::anyhow!(e))?;

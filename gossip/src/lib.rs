@@ -9,12 +9,19 @@
 //! Packets carry a one-byte kind prefix: 0 for foca, 1 for a leave notice, 2 for a user
 //! message ([`broadcast`]: Consul's user events). `force-leave` sends the same leave
 //! notice on behalf of a failed member.
+//!
+//! With `encrypt`, every packet is sealed with AES-GCM ([`crypto`]) by the socket wrapper
+//! ([`transport`]), which also refuses what the keyring cannot open.
 
 mod broadcast;
+pub mod crypto;
 mod reap;
+mod transport;
 
 pub use broadcast::UserMessage;
+pub use crypto::{validate_key, KeyError};
 pub use reap::ReapTimeouts;
+pub use transport::Encryption;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -31,6 +38,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{broadcast as fanout, mpsc, oneshot, watch};
 
 use crate::broadcast::{LamportClock, SeenIds, KIND_USER};
+use crate::transport::Transport;
 
 const KIND_FOCA: u8 = 0;
 const KIND_LEAVE: u8 = 1;
@@ -112,6 +120,8 @@ pub struct GossipConfig {
     pub suspect_timeout: Duration,
     /// When failed and left members are dropped from the list.
     pub reap: ReapTimeouts,
+    /// Gossip encryption (`encrypt`); `None` gossips in the clear.
+    pub encryption: Option<Encryption>,
 }
 
 impl GossipConfig {
@@ -130,6 +140,7 @@ impl GossipConfig {
             probe_period: Duration::from_millis(300),
             suspect_timeout: Duration::from_millis(1500),
             reap: ReapTimeouts::default(),
+            encryption: None,
         }
     }
 }
@@ -166,6 +177,7 @@ pub struct Gossip {
     members: Table,
     changes: watch::Receiver<u64>,
     me: Identity,
+    encrypted: bool,
     user_tx: fanout::Sender<UserMessage>,
     clock: Arc<LamportClock>,
     reaped: Arc<RwLock<BTreeSet<String>>>,
@@ -196,8 +208,12 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn foca_config(cfg: &GossipConfig) -> Config {
+fn foca_config(cfg: &GossipConfig, transport: &Transport) -> Config {
     let mut c = Config::new_lan(NonZeroU32::MIN.saturating_add(4));
+    // Room for the kind byte and, when sealed, the nonce and tag: a full foca packet
+    // still fits the datagram size foca was tuned for.
+    let budget = transport.plain_budget(c.max_packet_size.get()).saturating_sub(1);
+    c.max_packet_size = NonZeroUsize::new(budget).unwrap_or(c.max_packet_size);
     c.probe_period = cfg.probe_period;
     c.probe_rtt = cfg.probe_period / 2;
     c.suspect_to_down_after = cfg.suspect_timeout;
@@ -218,11 +234,14 @@ fn foca_config(cfg: &GossipConfig) -> Config {
 impl Gossip {
     /// Binds the UDP socket and starts gossiping (alone until [`Gossip::join`]).
     pub async fn start(cfg: GossipConfig) -> Result<Gossip, GossipError> {
-        let socket = Arc::new(
-            UdpSocket::bind(cfg.bind)
-                .await
-                .map_err(|e| GossipError(format!("cannot bind gossip socket {}: {e}", cfg.bind)))?,
+        let socket = UdpSocket::bind(cfg.bind)
+            .await
+            .map_err(|e| GossipError(format!("cannot bind gossip socket {}: {e}", cfg.bind)))?;
+        let transport = Arc::new(
+            Transport::new(socket, cfg.encryption.as_ref())
+                .map_err(|e| GossipError(format!("Failed to configure keyring: {e}")))?,
         );
+        let encrypted = transport.encrypted();
         let me = Identity {
             addr: cfg.advertise,
             name: cfg.name.clone(),
@@ -242,7 +261,7 @@ impl Gossip {
         let (changes_tx, changes) = watch::channel(0u64);
         let (tx, rx) = mpsc::channel(1024);
         let rng: StdRng = rand::make_rng();
-        let foca = Foca::new(me.clone(), foca_config(&cfg), rng, PostcardCodec);
+        let foca = Foca::new(me.clone(), foca_config(&cfg, &transport), rng, PostcardCodec);
         let (user_tx, _) = fanout::channel(256);
         let clock = Arc::new(LamportClock::default());
         let reaped: Arc<RwLock<BTreeSet<String>>> = Arc::default();
@@ -250,7 +269,7 @@ impl Gossip {
             foca,
             rx,
             tx.clone(),
-            socket.clone(),
+            transport.clone(),
             members.clone(),
             changes_tx,
             Users {
@@ -265,13 +284,14 @@ impl Gossip {
             },
         ));
         tokio::spawn(reap_ticker(tx.clone(), cfg.reap));
-        tokio::spawn(receive(socket, tx.clone()));
+        tokio::spawn(receive(transport, tx.clone()));
         tracing::info!(target: "agent.server.serf.lan", "serf: EventMemberJoin: {} {}", me.name, me.addr.ip());
         Ok(Gossip {
             tx,
             members,
             changes,
             me,
+            encrypted,
             user_tx,
             clock,
             reaped,
@@ -281,6 +301,11 @@ impl Gossip {
     /// Announces us to `addr` (a member of the cluster to join).
     pub async fn join(&self, addr: SocketAddr) {
         let _ = self.tx.send(Input::Announce(addr)).await;
+    }
+
+    /// Whether this agent's gossip is encrypted (`/v1/agent/self` `serf_lan.encrypted`).
+    pub fn encrypted(&self) -> bool {
+        self.encrypted
     }
 
     /// Every member seen, including this agent, sorted by name.
@@ -351,13 +376,35 @@ impl Gossip {
     }
 }
 
-async fn receive(socket: Arc<UdpSocket>, tx: mpsc::Sender<Input>) {
+/// How often a refused packet is logged at most (a misconfigured member sends several a
+/// second; an attacker may send many more).
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+async fn receive(transport: Arc<Transport>, tx: mpsc::Sender<Input>) {
     let mut buf = vec![0u8; 65_536];
     let mut data = BytesMut::new();
+    let mut last_logged: Option<std::time::Instant> = None;
+    let mut suppressed = 0u64;
     loop {
-        match socket.recv_from(&mut buf).await {
-            Ok((len, _)) => {
-                data.put_slice(&buf[..len]);
+        match transport.recv_from(&mut buf).await {
+            Ok((len, from)) => {
+                match transport.open(&buf[..len]) {
+                    Ok(packet) => data.put_slice(&packet),
+                    Err(why) => {
+                        if last_logged.is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY) {
+                            suppressed += 1;
+                            continue;
+                        }
+                        let more = match suppressed {
+                            0 => String::new(),
+                            n => format!(" ({n} more refused since the last report)"),
+                        };
+                        tracing::error!(target: "agent.server.memberlist.lan", "memberlist: {} from={from}{more}", why.message());
+                        last_logged = Some(std::time::Instant::now());
+                        suppressed = 0;
+                        continue;
+                    }
+                }
                 if tx.send(Input::Data(data.split().freeze())).await.is_err() {
                     return;
                 }
@@ -408,7 +455,7 @@ async fn force_leave(
     foca: &Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
     name: &str,
     left: &mut std::collections::HashMap<String, u64>,
-    socket: &UdpSocket,
+    transport: &Transport,
     members: &Table,
 ) -> ForceLeaveOutcome {
     let addr = match members.read().get(name) {
@@ -430,7 +477,7 @@ async fn force_leave(
     if let Ok(notice) = postcard::to_stdvec(&(name.to_string(), bump)) {
         let mut packet = vec![KIND_LEAVE];
         packet.extend_from_slice(&notice);
-        send_to_members(foca, socket, &packet, None).await;
+        send_to_members(foca, transport, &packet, None).await;
     }
     if let Some(m) = members.write().get_mut(name) {
         m.status = MemberStatus::Left;
@@ -442,13 +489,13 @@ async fn force_leave(
 /// Sends `packet` to every member foca knows (never to this agent), skipping `except`.
 async fn send_to_members(
     foca: &Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
-    socket: &UdpSocket,
+    transport: &Transport,
     packet: &[u8],
     except: Option<&str>,
 ) {
     for m in foca.iter_members() {
         if except != Some(m.id().name.as_str()) {
-            let _ = socket.send_to(packet, m.id().addr).await;
+            transport.send_to(packet, m.id().addr).await;
         }
     }
 }
@@ -490,7 +537,7 @@ async fn run(
     mut foca: Foca<Identity, PostcardCodec, StdRng, foca::NoCustomBroadcast>,
     mut rx: mpsc::Receiver<Input>,
     tx: mpsc::Sender<Input>,
-    socket: Arc<UdpSocket>,
+    transport: Arc<Transport>,
     members: Table,
     changes: watch::Sender<u64>,
     mut users: Users,
@@ -514,7 +561,7 @@ async fn run(
                         if left.insert(name.clone(), bump).is_none_or(|old| old < bump) {
                             // First time we hear it: pass it on, so members the leaver
                             // did not know yet learn it too.
-                            send_to_members(&foca, &socket, &data, Some(&name)).await;
+                            send_to_members(&foca, &transport, &data, Some(&name)).await;
                         }
                         let mut table = members.write();
                         if let Some(m) = table.get_mut(&name) {
@@ -529,7 +576,7 @@ async fn run(
                 Some(&KIND_PRUNE) => {
                     if let Ok(name) = postcard::from_bytes::<String>(&data[1..]) {
                         if pruned.insert(name.clone()) {
-                            send_to_members(&foca, &socket, &data, Some(&name)).await;
+                            send_to_members(&foca, &transport, &data, Some(&name)).await;
                         }
                         if prune_member(&name, &members, &mut reaping) {
                             changes.send_modify(|n| *n += 1);
@@ -539,7 +586,7 @@ async fn run(
                 }
                 Some(&KIND_USER) => {
                     if users.receive(&data).is_some() {
-                        send_to_members(&foca, &socket, &data, None).await;
+                        send_to_members(&foca, &transport, &data, None).await;
                     }
                     Ok(())
                 }
@@ -560,20 +607,20 @@ async fn run(
                 if let Ok(notice) = postcard::to_stdvec(&(me.name.clone(), me.bump)) {
                     let mut packet = vec![KIND_LEAVE];
                     packet.extend_from_slice(&notice);
-                    send_to_members(&foca, &socket, &packet, None).await;
+                    send_to_members(&foca, &transport, &packet, None).await;
                 }
                 leave_done = Some(done);
                 foca.leave_cluster(&mut runtime)
             }
             Input::ForceLeave(name, prune, done) => {
-                let mut outcome = force_leave(&foca, &name, &mut left, &socket, &members).await;
+                let mut outcome = force_leave(&foca, &name, &mut left, &transport, &members).await;
                 if prune && matches!(outcome, ForceLeaveOutcome::Left | ForceLeaveOutcome::AlreadyLeft) {
                     if let Ok(notice) = postcard::to_stdvec(&name) {
                         let mut packet = vec![KIND_PRUNE];
                         packet.extend_from_slice(&notice);
                         prune_member(&name, &members, &mut reaping);
                         pruned.insert(name.clone());
-                        send_to_members(&foca, &socket, &packet, None).await;
+                        send_to_members(&foca, &transport, &packet, None).await;
                         outcome = ForceLeaveOutcome::Left;
                     }
                 }
@@ -603,7 +650,7 @@ async fn run(
             let mut packet = Vec::with_capacity(data.len() + 1);
             packet.push(KIND_FOCA);
             packet.extend_from_slice(&data);
-            let _ = socket.send_to(&packet, dst.addr).await;
+            transport.send_to(&packet, dst.addr).await;
         }
         while let Some((delay, timer)) = runtime.to_schedule() {
             let tx = tx.clone();

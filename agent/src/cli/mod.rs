@@ -1,6 +1,6 @@
 //! The `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
 //! `members`, `catalog datacenters|nodes|services`, `services register|deregister`,
-//! `maint`, `reload`, `leave`, `join`, `force-leave`, `operator raft list-peers|remove-peer`
+//! `maint`, `reload`, `leave`, `join`, `force-leave`, `keygen`, `operator raft list-peers|remove-peer`
 //! and the top-level usage text, printing exactly what Consul
 //! 1.10.3's CLI prints (see `shared/reference/golden/cli.md`), down to help texts, error
 //! wording and exit codes.
@@ -24,6 +24,7 @@ mod event;
 mod force_leave;
 mod http;
 mod join;
+mod keygen;
 mod kv;
 mod lifecycle;
 mod lock;
@@ -42,7 +43,7 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 15] = [
+const COMMANDS: [(&str, &str); 16] = [
     ("agent", "Runs a Consul agent"),
     ("catalog", "Interact with the catalog"),
     ("event", "Fire a new event"),
@@ -51,6 +52,7 @@ const COMMANDS: [(&str, &str); 15] = [
         "Forces a member of the cluster to enter the \"left\" state",
     ),
     ("join", "Tell Consul agent to join cluster"),
+    ("keygen", "Generates a new encryption key"),
     ("kv", "Interact with the key-value store"),
     ("leave", "Gracefully leaves the Consul cluster and shuts down"),
     ("lock", "Execute a command holding a lock"),
@@ -69,6 +71,11 @@ const COMMANDS: [(&str, &str); 15] = [
 /// the `Revision` line.
 pub fn run_version() -> i32 {
     with_std_ui(version::run)
+}
+
+/// `rconsul keygen`: prints a new gossip encryption key; returns the exit code.
+pub fn run_keygen(args: &[String]) -> i32 {
+    with_std_ui(|ui| keygen::run(ui, args))
 }
 
 /// `rconsul kv ...`, where `args` are the arguments after `kv`; returns the exit code.
@@ -278,6 +285,7 @@ mod tests {
              event          Fire a new event\n    \
              force-leave    Forces a member of the cluster to enter the \"left\" state\n    \
              join           Tell Consul agent to join cluster\n    \
+             keygen         Generates a new encryption key\n    \
              kv             Interact with the key-value store\n    \
              leave          Gracefully leaves the Consul cluster and shuts down\n    \
              lock           Execute a command holding a lock\n    \

@@ -92,6 +92,9 @@ pub(super) struct PartialConfig {
     pub(super) reconnect_timeout_ms: Option<u64>,
     pub(super) encrypt: Option<String>,
     pub(super) http_max_conns_per_client: Option<i64>,
+    pub(super) encrypt_verify_incoming: Option<bool>,
+    pub(super) encrypt_verify_outgoing: Option<bool>,
+    pub(super) disable_keyring_file: Option<bool>,
 }
 
 impl PartialConfig {
@@ -114,7 +117,8 @@ impl PartialConfig {
             raft_trailing_logs; enable_script_checks; enable_local_script_checks; domain;
             alt_domain; pid_file; default_query_time_ms; max_query_time_ms;
             kv_max_value_size; leave_on_terminate; encrypt; reconnect_timeout_ms;
-            http_max_conns_per_client;
+            http_max_conns_per_client; encrypt_verify_incoming; encrypt_verify_outgoing;
+            disable_keyring_file;
             ports.http; ports.dns; ports.server; ports.serf_lan; ports.serf_wan;
             ports.https; ports.grpc; ports.grpc_tls;
             dns.allow_stale; dns.max_stale_ms; dns.node_ttl_ms; dns.only_passing;
@@ -352,6 +356,9 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "leave_on_terminate" => set(&mut p.leave_on_terminate, bool_val(k, v)?),
             "reconnect_timeout" => set(&mut p.reconnect_timeout_ms, duration_val(k, v)?),
             "encrypt" => set(&mut p.encrypt, str_val(k, v)?),
+            "encrypt_verify_incoming" => set(&mut p.encrypt_verify_incoming, bool_val(k, v)?),
+            "encrypt_verify_outgoing" => set(&mut p.encrypt_verify_outgoing, bool_val(k, v)?),
+            "disable_keyring_file" => set(&mut p.disable_keyring_file, bool_val(k, v)?),
             "default_query_time" => set(&mut p.default_query_time_ms, duration_val(k, v)?),
             "max_query_time" => set(&mut p.max_query_time_ms, duration_val(k, v)?),
             // Also accepted at the top level (AgentConfig documents both spellings).

@@ -498,6 +498,23 @@ fn resolve_dns(d: &file::PartialDns) -> Result<DnsSettings, String> {
     })
 }
 
+/// Decodes a base64 gossip key (`encrypt`, a keyring file entry) and checks its size;
+/// errors use Go's wording (`illegal base64 data at input byte N`, memberlist's size rule).
+pub fn decode_gossip_key(key: &str) -> Result<Vec<u8>, String> {
+    use base64::{DecodeError, Engine as _};
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .map_err(|e| match e {
+            DecodeError::InvalidByte(at, _) | DecodeError::InvalidLastSymbol(at, _) => {
+                format!("illegal base64 data at input byte {at}")
+            }
+            DecodeError::InvalidLength(len) => format!("illegal base64 data at input byte {len}"),
+            DecodeError::InvalidPadding => format!("illegal base64 data at input byte {}", key.len()),
+        })?;
+    rconsul_gossip::validate_key(&bytes).map_err(|e| e.to_string())?;
+    Ok(bytes)
+}
+
 /// Applies defaults to the merged sources and validates the result (Consul's order).
 fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<AgentConfig, ConfigError> {
     let invalid = ConfigError::Invalid;
@@ -683,12 +700,12 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         }
     }
 
-    if let Some(key) = p.encrypt.as_deref().filter(|k| !k.is_empty()) {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD
-            .decode(key)
-            .map_err(|e| invalid(format!("encrypt has invalid key: {e}")))?;
-    }
+    let encrypt_key = match p.encrypt.as_deref().filter(|k| !k.is_empty()) {
+        None => None,
+        Some(key) => {
+            Some(decode_gossip_key(key).map_err(|e| invalid(format!("encrypt has invalid key: {e}")))?)
+        }
+    };
 
     let dns = resolve_dns(&p.dns).map_err(invalid)?;
 
@@ -738,6 +755,10 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
             .map_or(rconsul_http_api::conn_limit::DEFAULT_MAX_CONNS_PER_CLIENT, |n| {
                 usize::try_from(n).unwrap_or(0)
             }),
+        encrypt_key,
+        encrypt_verify_incoming: p.encrypt_verify_incoming.unwrap_or(true),
+        encrypt_verify_outgoing: p.encrypt_verify_outgoing.unwrap_or(true),
+        disable_keyring_file: p.disable_keyring_file.unwrap_or(false),
         leave_on_terminate: p.leave_on_terminate,
         reconnect_timeout_ms,
         config_sources,
@@ -937,6 +958,8 @@ mod tests {
             "pUqJrVyVRj5jsiYEkM/tFQ==",
         ]);
         assert_eq!(c.data_dir, Some(PathBuf::from("/tmp/rconsul-test-data")));
+        assert_eq!(c.encrypt_key.as_ref().map(Vec::len), Some(16));
+        assert!(c.encrypt_verify_incoming && c.encrypt_verify_outgoing);
         assert_eq!(c.bind_addr, ip("10.1.2.3"));
         assert_eq!(c.advertise_addr, Some(ip("10.9.9.9")));
         assert_eq!(c.client_addrs, vec![ip("127.0.0.1"), ip("127.0.0.2")]);
@@ -1126,7 +1149,14 @@ mod tests {
         );
         assert!(invalid_err(&["-dev", "-node-id", "nope"]).starts_with("node_id:"));
         assert!(invalid_err(&["-dev", "-node-meta", "bad key:v"]).starts_with("node_meta invalid:"));
-        assert!(invalid_err(&["-dev", "-encrypt", "%%%"]).starts_with("encrypt has invalid key:"));
+        assert_eq!(
+            invalid_err(&["-dev", "-encrypt", "this is not a valid key"]),
+            "encrypt has invalid key: illegal base64 data at input byte 4"
+        );
+        assert_eq!(
+            invalid_err(&["-dev", "-encrypt", "aGVsbG8="]),
+            "encrypt has invalid key: key size must be 16, 24 or 32 bytes"
+        );
         assert_eq!(
             invalid_err(&["-dev", "-recursor", "dns.example"]),
             "recursors: invalid address: dns.example"

@@ -194,6 +194,14 @@ pub struct AgentConfig {
     /// `limits.http_max_conns_per_client`: HTTP connections one client IP may hold open
     /// (default 200; 0 or less: no limit).
     pub http_max_conns_per_client: usize,
+    /// Gossip encryption: the decoded `encrypt` key (16, 24 or 32 bytes), if given.
+    pub encrypt_key: Option<Vec<u8>>,
+    /// `encrypt_verify_incoming` (default true): refuse unencrypted gossip.
+    pub encrypt_verify_incoming: bool,
+    /// `encrypt_verify_outgoing` (default true): encrypt outgoing gossip.
+    pub encrypt_verify_outgoing: bool,
+    /// `disable_keyring_file`: keep the gossip keyring out of `<data-dir>/serf/local.keyring`.
+    pub disable_keyring_file: bool,
     /// `leave_on_terminate` (default: false for servers, true for clients).
     pub leave_on_terminate: Option<bool>,
     /// `reconnect_timeout` in milliseconds: failed members are reaped after it (72 h;
@@ -218,7 +226,7 @@ mod file;
 mod flags;
 pub(crate) mod hcl;
 
-pub use flags::{parse_agent_args, ConfigError, AGENT_USAGE};
+pub use flags::{decode_gossip_key, parse_agent_args, ConfigError, AGENT_USAGE};
 
 /// Reads config files and directories (as listed in [`AgentConfig::config_sources`]) into
 /// the JSON value of each file, in load order; HCL files come back as the equivalent JSON.

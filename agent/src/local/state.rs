@@ -40,6 +40,8 @@ pub struct AgentInfo {
     pub config_sources: Vec<PathBuf>,
     /// `-config-format` for those files (None: by extension).
     pub config_format: Option<crate::config::ConfigFormat>,
+    /// Gossip is encrypted (a keyring is installed).
+    pub gossip_encrypted: bool,
 }
 
 /// A check this agent owns.
@@ -441,6 +443,8 @@ impl LocalAgentImpl {
 impl LocalAgent for LocalAgentImpl {
     fn self_json(&self) -> serde_json::Value {
         let member = self.member();
+        let members = self.members();
+        let count = |status: u8| members.iter().filter(|m| m.status == status).count().to_string();
         let tags: BTreeMap<&str, &str> = member
             .tags
             .iter()
@@ -490,6 +494,13 @@ impl LocalAgent for LocalAgentImpl {
                     "prerelease": "",
                     "revision": format!("rconsul-{}", env!("CARGO_PKG_VERSION")),
                     "version": "1.10.3",
+                },
+                // The serf figures rconsul keeps; Consul adds queue and clock depths.
+                "serf_lan": {
+                    "encrypted": self.info.gossip_encrypted.to_string(),
+                    "failed": count(4),
+                    "left": count(3),
+                    "members": members.len().to_string(),
                 },
             },
             "Meta": {"consul-network-segment": ""},
