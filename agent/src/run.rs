@@ -182,6 +182,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
         tracing::warn!(target: "agent", "BootstrapExpect is set to 1; this is the same as Bootstrap mode.");
         tracing::warn!(target: "agent", "bootstrap = true: do not enable unless necessary");
     }
+    for (key, consequence) in &cfg.unenforced {
+        tracing::warn!(target: "agent", "{key} is set, but {consequence}");
+    }
     let node_id = load_or_create_node_id(&cfg)?;
     let gossip_keys = crate::keyring::resolve(&cfg)?;
     let advertise = cfg.advertise_addr.unwrap_or(cfg.bind_addr);

@@ -95,6 +95,9 @@ pub(super) struct PartialConfig {
     pub(super) encrypt_verify_incoming: Option<bool>,
     pub(super) encrypt_verify_outgoing: Option<bool>,
     pub(super) disable_keyring_file: Option<bool>,
+    /// Settings accepted for compatibility that ask for something rconsul does not do:
+    /// (key, what the operator gets instead), warned about at start.
+    pub(super) unenforced: Vec<(String, &'static str)>,
 }
 
 impl PartialConfig {
@@ -137,6 +140,11 @@ impl PartialConfig {
         }
         self.retry_join.extend(other.retry_join);
         self.recursors.extend(other.recursors);
+        for (key, what) in other.unenforced {
+            if !self.unenforced.iter().any(|(k, _)| *k == key) {
+                self.unenforced.push((key, what));
+            }
+        }
     }
 }
 
@@ -365,22 +373,39 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "kv_max_value_size" => top_level_kv_max = u64_val(k, v)?,
             "limits" => decode_limits(k, v, p, unknown)?,
             // Accepted and type-checked, not used (yet).
-            "skip_leave_on_interrupt"
-            | "rejoin_after_leave"
-            | "enable_debug"
-            | "disable_update_check"
-            | "verify_incoming"
-            | "verify_outgoing"
-            | "verify_server_hostname" => {
+            "skip_leave_on_interrupt" | "rejoin_after_leave" | "enable_debug" | "disable_update_check" => {
                 bool_val(k, v)?;
             }
-            "log_file" | "primary_datacenter" | "ca_file" | "cert_file" | "key_file" => {
+            "verify_incoming" | "verify_outgoing" | "verify_server_hostname" => {
+                if bool_val(k, v)? == Some(true) {
+                    p.unenforced.push((k.to_string(), NO_TLS));
+                }
+            }
+            "log_file" | "primary_datacenter" => {
                 str_val(k, v)?;
             }
+            "ca_file" | "cert_file" | "key_file" => {
+                if str_val(k, v)?.is_some_and(|f| !f.is_empty()) {
+                    p.unenforced.push((k.to_string(), NO_TLS));
+                }
+            }
             "dns_config" => decode_dns_config(k, v, p, unknown)?,
-            // Free-form sections: accepted, not enforced.
-            "acl" | "telemetry" | "connect" | "auto_encrypt" | "tls" => {
+            // Free-form sections: accepted; the ones that ask for security or features
+            // rconsul lacks are warned about rather than silently ignored.
+            "telemetry" => {
                 object_val(k, v)?;
+            }
+            "acl" | "connect" => {
+                let enabled = object_val(k, v)?.and_then(|m| m.get("enabled"));
+                if enabled.is_some_and(|e| e.as_bool() == Some(true)) {
+                    let what = if k == "acl" { NO_ACLS } else { NO_CONNECT };
+                    p.unenforced.push((format!("{k}.enabled"), what));
+                }
+            }
+            "auto_encrypt" | "tls" => {
+                if object_val(k, v)?.is_some_and(|m| !m.is_empty()) {
+                    p.unenforced.push((k.to_string(), NO_TLS));
+                }
             }
             // Service and check definitions: type-checked here, registered from the same
             // files by `local::config_services`. An HCL block written several times is a list.
@@ -401,6 +426,13 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
     }
     Ok(())
 }
+
+/// What an operator gets instead of TLS (`verify_*`, `*_file`, `tls`, `auto_encrypt`).
+const NO_TLS: &str = "rconsul does not support TLS yet: HTTP and server RPC traffic is plain text";
+/// What an operator gets instead of ACLs.
+const NO_ACLS: &str = "rconsul does not enforce ACLs yet: every request is allowed";
+/// What an operator gets instead of Connect.
+const NO_CONNECT: &str = "rconsul does not support Connect (service mesh)";
 
 fn decode_ports(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
     let Some(m) = object_val(key, v)? else {

@@ -498,6 +498,25 @@ fn resolve_dns(d: &file::PartialDns) -> Result<DnsSettings, String> {
     })
 }
 
+/// The settings rconsul accepts without acting on them, with what the operator gets
+/// instead: the ones config files flagged, plus listeners for protocols it lacks.
+fn unenforced_settings(p: &PartialConfig) -> Vec<(String, &'static str)> {
+    let mut out = p.unenforced.clone();
+    if p.ports.https.is_some_and(|port| port > 0) {
+        out.push((
+            "ports.https".into(),
+            "rconsul serves no HTTPS listener (TLS is not supported yet)",
+        ));
+    }
+    if p.ports.grpc.is_some_and(|port| port > 0) {
+        out.push((
+            "ports.grpc".into(),
+            "rconsul serves no gRPC listener (it is used by Connect only)",
+        ));
+    }
+    out
+}
+
 /// Decodes a base64 gossip key (`encrypt`, a keyring file entry) and checks its size;
 /// errors use Go's wording (`illegal base64 data at input byte N`, memberlist's size rule).
 pub fn decode_gossip_key(key: &str) -> Result<Vec<u8>, String> {
@@ -518,6 +537,7 @@ pub fn decode_gossip_key(key: &str) -> Result<Vec<u8>, String> {
 /// Applies defaults to the merged sources and validates the result (Consul's order).
 fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<AgentConfig, ConfigError> {
     let invalid = ConfigError::Invalid;
+    let unenforced = unenforced_settings(&p);
 
     if let Some(v) = p.raft_protocol {
         if v != 3 {
@@ -755,6 +775,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
             .map_or(rconsul_http_api::conn_limit::DEFAULT_MAX_CONNS_PER_CLIENT, |n| {
                 usize::try_from(n).unwrap_or(0)
             }),
+        unenforced,
         encrypt_key,
         encrypt_verify_incoming: p.encrypt_verify_incoming.unwrap_or(true),
         encrypt_verify_outgoing: p.encrypt_verify_outgoing.unwrap_or(true),
@@ -1201,6 +1222,39 @@ mod tests {
             r#"{"limits": {"http_max_conns_per_client": -1}}"#,
         );
         assert_eq!(ok(&["-dev", "-config-file", &off]).http_max_conns_per_client, 0);
+    }
+
+    #[test]
+    fn settings_rconsul_does_not_act_on_are_listed_for_a_warning() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let on = write(
+            dir.path(),
+            "on.json",
+            r#"{"acl": {"enabled": true, "default_policy": "deny"}, "verify_incoming": true,
+                "cert_file": "/etc/c.pem", "tls": {"defaults": {}}, "connect": {"enabled": true},
+                "telemetry": {"disable_hostname": true}}"#,
+        );
+        let c = ok(&["-dev", "-config-file", &on, "-https-port=8501"]);
+        let keys: Vec<&str> = c.unenforced.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "acl.enabled",
+                "cert_file",
+                "connect.enabled",
+                "tls",
+                "verify_incoming",
+                "ports.https"
+            ]
+        );
+        assert!(c.unenforced[0].1.contains("every request is allowed"));
+        let off = write(
+            dir.path(),
+            "off.json",
+            r#"{"acl": {"enabled": false}, "verify_outgoing": false, "cert_file": "", "tls": {}}"#,
+        );
+        assert!(ok(&["-dev", "-config-file", &off]).unenforced.is_empty());
+        assert!(ok(&["-dev"]).unenforced.is_empty());
     }
 
     #[test]

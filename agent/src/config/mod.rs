@@ -202,6 +202,9 @@ pub struct AgentConfig {
     pub encrypt_verify_outgoing: bool,
     /// `disable_keyring_file`: keep the gossip keyring out of `<data-dir>/serf/local.keyring`.
     pub disable_keyring_file: bool,
+    /// Settings given that rconsul accepts but does not act on, as (key, consequence);
+    /// the agent warns about each at start.
+    pub unenforced: Vec<(String, &'static str)>,
     /// `leave_on_terminate` (default: false for servers, true for clients).
     pub leave_on_terminate: Option<bool>,
     /// `reconnect_timeout` in milliseconds: failed members are reaped after it (72 h;
