@@ -23,7 +23,7 @@ pub struct State {
     pub sessions: Sessions,
 }
 
-/// The snapshot layout before sessions existed, still accepted on restore.
+/// The snapshot layout before sessions existed, still accepted on restore (untagged).
 #[derive(Deserialize)]
 struct StateV1 {
     kv: KvStore,
@@ -38,10 +38,55 @@ pub type Snapshot = Vec<u8>;
 #[error("invalid snapshot: {0}")]
 pub struct SnapshotError(String);
 
+/// Every snapshot this build writes starts with this tag and [`SNAPSHOT_FORMAT`], so a
+/// later change of layout is recognised instead of misread. Snapshots written before the
+/// tag existed are plain bincode and still restore.
+const SNAPSHOT_TAG: &[u8; 6] = b"rcsnap";
+
+/// The snapshot format this build writes (and the newest it reads).
+pub const SNAPSHOT_FORMAT: u8 = 1;
+
 /// Serialises `state` as [`StateStore::restore`] reads it.
 pub fn encode(state: &State) -> Snapshot {
+    let size = bincode::serialized_size(state).unwrap_or(0) as usize;
+    let mut out = Vec::with_capacity(SNAPSHOT_TAG.len() + 1 + size);
+    out.extend_from_slice(SNAPSHOT_TAG);
+    out.push(SNAPSHOT_FORMAT);
     // Serialising plain data structures into a Vec cannot fail.
-    bincode::serialize(state).unwrap_or_default()
+    let _ = bincode::serialize_into(&mut out, state);
+    out
+}
+
+/// Decodes a snapshot of any format this build knows.
+fn decode(snapshot: &[u8]) -> Result<State, SnapshotError> {
+    if snapshot.is_empty() {
+        return Ok(State::default());
+    }
+    let Some(tagged) = snapshot.strip_prefix(SNAPSHOT_TAG) else {
+        return decode_untagged(snapshot);
+    };
+    match tagged.split_first() {
+        Some((&SNAPSHOT_FORMAT, body)) => bincode::deserialize(body).map_err(|e| SnapshotError(e.to_string())),
+        Some((format, _)) => Err(SnapshotError(format!(
+            "snapshot format {format} is newer than this build reads (up to {SNAPSHOT_FORMAT}); run a newer rconsul"
+        ))),
+        None => Err(SnapshotError("snapshot truncated after its tag".into())),
+    }
+}
+
+/// Snapshots from before the tag: the current layout, or the one before sessions.
+fn decode_untagged(snapshot: &[u8]) -> Result<State, SnapshotError> {
+    match bincode::deserialize(snapshot) {
+        Ok(state) => Ok(state),
+        Err(e) => match bincode::deserialize::<StateV1>(snapshot) {
+            Ok(v1) => Ok(State {
+                kv: v1.kv,
+                catalog: v1.catalog,
+                sessions: Sessions::default(),
+            }),
+            Err(_) => Err(SnapshotError(e.to_string())),
+        },
+    }
 }
 
 /// The replicated state machine's data, shared between the raft apply task (writer)
@@ -152,22 +197,7 @@ impl StateStore {
 
     /// Replaces the whole state with a decoded snapshot and wakes every watcher.
     pub fn restore(&self, snapshot: &[u8]) -> Result<(), SnapshotError> {
-        let restored: State = if snapshot.is_empty() {
-            State::default()
-        } else {
-            match bincode::deserialize(snapshot) {
-                Ok(state) => state,
-                // A snapshot written before sessions existed.
-                Err(e) => match bincode::deserialize::<StateV1>(snapshot) {
-                    Ok(v1) => State {
-                        kv: v1.kv,
-                        catalog: v1.catalog,
-                        sessions: Sessions::default(),
-                    },
-                    Err(_) => return Err(SnapshotError(e.to_string())),
-                },
-            }
-        };
+        let restored = decode(snapshot)?;
         let kv_index = restored.kv.table_index();
         let catalog_index = restored.catalog.max_index();
         let sessions_index = restored.sessions.index();
@@ -360,5 +390,34 @@ mod tests {
             Some(b"1".to_vec())
         );
         assert!(other.restore(b"garbage that is not bincode").is_err() || other.read().kv.len() <= 1);
+    }
+
+    #[test]
+    fn snapshots_are_tagged_and_untagged_ones_still_restore() {
+        let store = StateStore::new();
+        store.apply(
+            3,
+            &[Command::KvSet {
+                key: "k".into(),
+                value: b"v".to_vec(),
+                flags: 0,
+            }],
+        );
+        let snap = store.snapshot();
+        assert_eq!(&snap[..7], b"rcsnap\x01");
+        // Written by a build before the tag: plain bincode of the same state.
+        let untagged = bincode::serialize(&*store.read()).expect("encode");
+        let old = StateStore::new();
+        old.restore(&untagged).expect("untagged snapshot");
+        assert_eq!(
+            old.read().kv.get("k").1.map(|e| e.value.to_vec()),
+            Some(b"v".to_vec())
+        );
+        // A format from a newer build is refused with a message, not misread.
+        let mut newer = snap.clone();
+        newer[6] = SNAPSHOT_FORMAT + 1;
+        let e = StateStore::new().restore(&newer).expect_err("newer format");
+        assert!(e.to_string().contains("snapshot format 2 is newer"), "{e}");
+        assert!(StateStore::new().restore(b"rcsnap").is_err());
     }
 }
