@@ -235,6 +235,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             scripts_allowed: cfg.enable_script_checks || cfg.enable_local_script_checks,
             config_sources: cfg.config_sources.clone(),
             config_format: cfg.config_format,
+            config_fragments: cfg.config_fragments.clone(),
             gossip_encrypted: gossip_keys.is_some(),
         },
         store.clone(),
@@ -244,8 +245,9 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let cluster_tasks = start_cluster(&cfg, gossip_keys, advertise, &raft, &agent, &store, &stop_rx).await?;
 
-    let (services, checks) = local::config_services::load(&cfg.config_sources, cfg.config_format)
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let (services, checks) =
+        local::config_services::load(&cfg.config_sources, cfg.config_format, &cfg.config_fragments)
+            .map_err(|e| anyhow::anyhow!(e))?;
     agent
         .replace_config_definitions(services, checks)
         .map_err(|e| anyhow::anyhow!("invalid service or check definition in the config: {e}"))?;

@@ -245,6 +245,21 @@ fn parse_text(name: &str, text: &str, format: ConfigFormat) -> Result<Value, Str
     parsed.map_err(|msg| format!("Error parsing {name}: {msg}"))
 }
 
+/// The name Consul gives the `i`th `-hcl` fragment in messages.
+pub(crate) fn fragment_name(i: usize) -> String {
+    format!("flags-{i}.hcl")
+}
+
+/// Parses the `i`th `-hcl` fragment to a JSON value.
+pub(crate) fn fragment_value(i: usize, text: &str) -> Result<Value, String> {
+    parse_text(&fragment_name(i), text, ConfigFormat::Hcl)
+}
+
+/// Decodes the `i`th `-hcl` fragment like a config file named `flags-<i>.hcl`.
+pub(super) fn parse_fragment(i: usize, text: &str) -> Result<PartialConfig, String> {
+    decode_value(&fragment_name(i), fragment_value(i, text)?)
+}
+
 /// Decodes the JSON text of the config file `name`; the error is the full message
 /// (`Error parsing <name>: ...`).
 #[cfg(test)]

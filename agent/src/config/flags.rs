@@ -62,6 +62,8 @@ pub const AGENT_USAGE: &str = "  -advertise value
     \tProvides the gossip encryption key.
   -grpc-port value
     \tSets the gRPC API port to listen on.
+  -hcl value
+    \thcl config fragment. Can be specified multiple times.
   -http-port value
     \tSets the HTTP API port to listen on.
   -https-port value
@@ -150,6 +152,7 @@ const FLAGS: &[FlagSpec] = &[
     flag("enable-script-checks", Kind::Bool),
     flag("encrypt", Kind::Str),
     flag("grpc-port", Kind::Int),
+    flag("hcl", Kind::Str),
     flag("http-port", Kind::Int),
     flag("https-port", Kind::Int),
     flag("join", Kind::Str),
@@ -209,8 +212,13 @@ pub fn parse_agent_args(args: &[String]) -> Result<AgentConfig, ConfigError> {
         }
     }
     merged.merge(cmdline.partial);
+    // `-hcl` fragments come after the flags, as in Consul (`flags-0.hcl`, ...).
+    for (i, fragment) in cmdline.hcl.iter().enumerate() {
+        merged.merge(file::parse_fragment(i, fragment).map_err(ConfigError::Invalid)?);
+    }
     let mut cfg = resolve(cmdline.dev, merged, cmdline.config_paths)?;
     cfg.config_format = format;
+    cfg.config_fragments = cmdline.hcl;
     Ok(cfg)
 }
 
@@ -307,6 +315,7 @@ fn convert(kind: Kind, raw: &str) -> Result<FlagValue, String> {
 struct CommandLine {
     dev: bool,
     config_paths: Vec<PathBuf>,
+    hcl: Vec<String>,
     config_format: Option<String>,
     partial: PartialConfig,
 }
@@ -317,6 +326,7 @@ impl CommandLine {
         let mut c = CommandLine {
             dev: false,
             config_paths: Vec::new(),
+            hcl: Vec::new(),
             config_format: None,
             partial: PartialConfig::default(),
         };
@@ -368,6 +378,7 @@ impl CommandLine {
                     "log-level" => p.log_level = Some(s),
                     "join" | "retry-join" => p.retry_join.push(s),
                     "config-file" | "config-dir" => c.config_paths.push(PathBuf::from(s)),
+                    "hcl" => c.hcl.push(s),
                     "config-format" => c.config_format = Some(s),
                     "domain" => p.domain = Some(s),
                     "alt-domain" => p.alt_domain = Some(s),
@@ -784,6 +795,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         reconnect_timeout_ms,
         config_sources,
         config_format: None,
+        config_fragments: Vec::new(),
     })
 }
 
@@ -1255,6 +1267,33 @@ mod tests {
         );
         assert!(ok(&["-dev", "-config-file", &off]).unenforced.is_empty());
         assert!(ok(&["-dev"]).unenforced.is_empty());
+    }
+
+    #[test]
+    fn hcl_fragments_apply_after_files_and_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = write(
+            dir.path(),
+            "a.json",
+            r#"{"node_name": "from-file", "log_level": "warn"}"#,
+        );
+        let c = ok(&[
+            "-dev",
+            "-config-file",
+            &file,
+            "-node=from-flag",
+            "-hcl",
+            "node_name = \"from-hcl\"",
+            "-hcl=limits {\n  http_max_conns_per_client = 7\n}",
+        ]);
+        assert_eq!(c.node_name, "from-hcl");
+        assert_eq!(c.log_level, LogLevel::Warn);
+        assert_eq!(c.http_max_conns_per_client, 7);
+        assert_eq!(c.config_fragments.len(), 2);
+        let e = invalid_err(&["-dev", "-hcl", "nodename = \"x\""]);
+        assert!(e.contains("flags-0.hcl") && e.contains("nodename"), "{e}");
+        let e = invalid_err(&["-dev", "-hcl", "ports {", "-hcl", "x = "]);
+        assert!(e.starts_with("Error parsing flags-0.hcl"), "{e}");
     }
 
     #[test]

@@ -214,6 +214,8 @@ pub struct AgentConfig {
     pub config_sources: Vec<PathBuf>,
     /// `-config-format`: the format of every config file (None: by file extension).
     pub config_format: Option<ConfigFormat>,
+    /// `-hcl` config fragments, in order (applied after the files and flags).
+    pub config_fragments: Vec<String>,
 }
 
 /// The syntax of a config file: `-config-format`, or else the file's extension.
@@ -242,4 +244,16 @@ pub fn load_values(
         out.extend(file::load_values(source, format)?);
     }
     Ok(out)
+}
+
+/// The JSON value of each `-hcl` fragment, named `flags-<i>.hcl` as Consul names them.
+pub fn fragment_values(fragments: &[String]) -> Result<Vec<(PathBuf, serde_json::Value)>, ConfigError> {
+    fragments
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let value = file::fragment_value(i, text).map_err(ConfigError::Invalid)?;
+            Ok((PathBuf::from(file::fragment_name(i)), value))
+        })
+        .collect()
 }

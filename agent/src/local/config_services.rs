@@ -12,10 +12,13 @@ use crate::config::ConfigFormat;
 pub fn load(
     sources: &[PathBuf],
     format: Option<ConfigFormat>,
+    fragments: &[String],
 ) -> Result<(Vec<ServiceDefinition>, Vec<CheckDefinition>), String> {
     let mut services = Vec::new();
     let mut checks = Vec::new();
-    for (file, value) in crate::config::load_values(sources, format).map_err(|e| e.to_string())? {
+    let mut values = crate::config::load_values(sources, format).map_err(|e| e.to_string())?;
+    values.extend(crate::config::fragment_values(fragments).map_err(|e| e.to_string())?);
+    for (file, value) in values {
         collect(&value, &file, &mut services, &mut checks)?;
     }
     Ok((services, checks))
@@ -94,7 +97,7 @@ mod tests {
         .expect("write");
         std::fs::write(dir.path().join("c.txt"), "service { name = \"ignored\" }").expect("write");
 
-        let (services, checks) = load(&[dir.path().to_path_buf()], None).expect("load");
+        let (services, checks) = load(&[dir.path().to_path_buf()], None, &[]).expect("load");
         let names: Vec<&str> = services.iter().map(|s| s.service.service.as_str()).collect();
         assert_eq!(names, vec!["web", "db", "cache", "api"]);
         assert_eq!(services[0].service.port, 80);
@@ -107,14 +110,28 @@ mod tests {
     }
 
     #[test]
+    fn hcl_fragments_define_services_after_the_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = dir.path().join("a.json");
+        std::fs::write(&f, r#"{"service": {"name": "from-file"}}"#).expect("write");
+        let fragments = vec!["service {\n  name = \"from-flag\"\n  port = 9\n}".to_string()];
+        let (services, _) = load(std::slice::from_ref(&f), None, &fragments).expect("load");
+        let names: Vec<&str> = services.iter().map(|s| s.service.service.as_str()).collect();
+        assert_eq!(names, ["from-file", "from-flag"]);
+        let bad = vec!["service {\n  port = 9\n}".to_string()];
+        let e = load(&[], None, &bad).expect_err("no name");
+        assert!(e.contains("flags-0.hcl"), "{e}");
+    }
+
+    #[test]
     fn hcl_definition_errors_name_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let f = dir.path().join("bad.hcl");
         std::fs::write(&f, "service {\n  port = 80\n}\n").expect("write");
-        let e = load(std::slice::from_ref(&f), None).expect_err("no name");
+        let e = load(std::slice::from_ref(&f), None, &[]).expect_err("no name");
         assert!(e.contains("bad.hcl") && e.contains("service"), "{e}");
         std::fs::write(&f, "service {\n  name = \n}\n").expect("write");
-        let e = load(std::slice::from_ref(&f), None).expect_err("syntax");
+        let e = load(std::slice::from_ref(&f), None, &[]).expect_err("syntax");
         assert!(e.contains("bad.hcl") && e.contains("line 2"), "{e}");
     }
 }

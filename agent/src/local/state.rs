@@ -40,6 +40,8 @@ pub struct AgentInfo {
     pub config_sources: Vec<PathBuf>,
     /// `-config-format` for those files (None: by extension).
     pub config_format: Option<crate::config::ConfigFormat>,
+    /// `-hcl` fragments, re-read on reload like the files.
+    pub config_fragments: Vec<String>,
     /// Gossip is encrypted (a keyring is installed).
     pub gossip_encrypted: bool,
 }
@@ -665,9 +667,12 @@ impl LocalAgent for LocalAgentImpl {
     }
 
     fn reload(&self) -> Result<(), AgentError> {
-        let (services, checks) =
-            super::config_services::load(&self.info.config_sources, self.info.config_format)
-                .map_err(|e| AgentError::Internal(format!("Failed to reload configs: {e}")))?;
+        let (services, checks) = super::config_services::load(
+            &self.info.config_sources,
+            self.info.config_format,
+            &self.info.config_fragments,
+        )
+        .map_err(|e| AgentError::Internal(format!("Failed to reload configs: {e}")))?;
         self.replace_config_definitions(services, checks)?;
         tracing::info!(target: "agent", "Reloading configuration...");
         Ok(())
