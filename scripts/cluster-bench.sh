@@ -2,6 +2,7 @@
 # Measures the seed topology (3 servers + 1 client on 127.0.0.21-24, default ports):
 # time to first leader, failover after kill -9 of the leader, failed-node detection,
 # KV PUT/GET throughput through the client and a follower, and RSS after the load.
+# AGENT_ARGS (word-split) is added to every agent's flags, e.g. AGENT_ARGS=-encrypt=<key>.
 # Needs: a release build (target/release/rconsul, target/release/rconsul-bench) and curl.
 # GEN=wrk drives the load with `wrk -t1 -c64` (bench/wrk/kv-put.lua, kv-get.lua), as real
 # Consul's reference figures were measured; the default is rconsul-bench --clients 64.
@@ -26,7 +27,7 @@ load() { # addr workload(kv-put|kv-get): prints ops/s and latency lines
 leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }
 start() { # ip name args...
   local ip=$1 name=$2; shift 2
-  "$BIN" agent -bind="$ip" -client="$ip" -node="$name" -data-dir="$DIR/$name" -retry-join=127.0.0.21 "$@" \
+  "$BIN" agent -bind="$ip" -client="$ip" -node="$name" -data-dir="$DIR/$name" -retry-join=127.0.0.21 "$@" ${AGENT_ARGS:-} \
     >"$DIR/$name.log" 2>&1 &
   echo $! >"$DIR/$name.pid"
 }

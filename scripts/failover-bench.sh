@@ -2,6 +2,7 @@
 # Failover times of the seed topology (3 servers + 1 client on 127.0.0.31-34): ROUNDS
 # times, kill -9 the leader, time until the client reports a new leader, then restart
 # the killed server and wait until it is a voter again. Prints each time and the spread.
+# AGENT_ARGS (word-split) is added to every agent's flags, e.g. AGENT_ARGS=-encrypt=<key>.
 # Needs: a release build (target/release/rconsul) and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ now() { date +%s.%N; }
 leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }
 start() { # ip name args...
   local ip=$1 name=$2; shift 2
-  "$BIN" agent -bind="$ip" -client="$ip" -node="$name" -data-dir="$DIR/$name" -retry-join=127.0.0.31 "$@" \
+  "$BIN" agent -bind="$ip" -client="$ip" -node="$name" -data-dir="$DIR/$name" -retry-join=127.0.0.31 "$@" ${AGENT_ARGS:-} \
     >>"$DIR/$name.log" 2>&1 &
   echo $! >"$DIR/$name.pid"
 }
