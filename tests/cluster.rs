@@ -436,3 +436,50 @@ fn gossip_encryption_admits_only_agents_with_the_key() {
     });
     assert_eq!(serf_lan_encrypted(&c1), "true");
 }
+
+fn peer_count(agent: &Agent) -> Option<usize> {
+    let r = try_http("GET", &agent.url("/v1/status/peers"), None).ok()?;
+    r.json().as_array().map(Vec::len)
+}
+
+/// Autopilot's dead-server cleanup: a server that stays failed is force-left and leaves
+/// the raft peers (so the next failure is survivable again); when it comes back it is
+/// a peer again.
+#[test]
+fn a_dead_server_is_removed_from_the_peers_and_rejoins_when_it_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let join = "127.0.8.61";
+    let s1 = server("127.0.8.61", "d1", dir.path(), join);
+    let s2 = server("127.0.8.62", "d2", dir.path(), join);
+    let mut s3 = server("127.0.8.63", "d3", dir.path(), join);
+    for s in [&s1, &s2, &s3] {
+        wait_for("three peers", CONVERGE, || (peer_count(s)? == 3).then_some(()));
+    }
+    // Kill a server that is not the leader (so the survivors' leader does the cleanup).
+    let leader = wait_for("a leader", CONVERGE, || leader_of(&s1));
+    let (mut victim, watcher) = if leader.starts_with("127.0.8.63") {
+        (s1, s2)
+    } else {
+        (s3, s1)
+    };
+    victim.kill9();
+    let name = if victim.ip == "127.0.8.63" { "d3" } else { "d1" };
+    wait_for("the victim failed", CONVERGE, || {
+        (member_statuses(&watcher)?.get(name) == Some(&4)).then_some(())
+    });
+    wait_for("the victim force-left by autopilot", CONVERGE, || {
+        (member_statuses(&watcher)?.get(name) == Some(&3)).then_some(())
+    });
+    wait_for("two peers", CONVERGE, || (peer_count(&watcher)? == 2).then_some(()));
+    assert_eq!(watcher.put("/v1/kv/after-cleanup", b"x").status, 200);
+    // Back again: alive and a voter.
+    victim.start();
+    wait_for("the victim alive again", CONVERGE, || {
+        (member_statuses(&watcher)?.get(name) == Some(&1)).then_some(())
+    });
+    wait_for("three peers again", CONVERGE, || (peer_count(&watcher)? == 3).then_some(()));
+    wait_for("the victim has the write", CONVERGE, || {
+        let r = try_http("GET", &victim.url("/v1/kv/after-cleanup?stale"), None).ok()?;
+        (r.status == 200).then_some(())
+    });
+}

@@ -13,6 +13,8 @@ use rconsul_state::catalog::{DeregisterRequest, HealthCheck, Node, RegisterReque
 use rconsul_state::{Command, Consensus, StateStore};
 use tokio::sync::watch;
 
+use crate::autopilot::{self, AutopilotConfig, DeadServerCleanup};
+
 /// Resolves `-retry-join` entries (`host`, `host:port`, `[v6]:port`) to gossip addresses.
 pub fn resolve_join(entries: &[String], default_port: u16) -> Vec<SocketAddr> {
     let mut out = Vec::new();
@@ -120,18 +122,37 @@ pub fn server_view(members: &[Member], datacenter: &str) -> ServerView {
     view
 }
 
-/// Keeps raft membership in step with gossip (servers only).
+/// Keeps raft membership in step with gossip (servers only); on the leader, also
+/// removes servers that stay failed (autopilot's dead-server cleanup).
 pub async fn reconcile_raft(
     raft: Arc<RaftNode>,
     gossip: Arc<Gossip>,
     datacenter: String,
     expect: u32,
+    autopilot: AutopilotConfig,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut changes = gossip.subscribe();
+    let mut cleanup = DeadServerCleanup::default();
     loop {
-        let view = server_view(&gossip.members(), &datacenter);
+        let members = gossip.members();
+        let view = server_view(&members, &datacenter);
         raft.reconcile_servers(&view, expect).await;
+        if raft.is_leader() {
+            let voters = raft
+                .membership()
+                .nodes
+                .iter()
+                .filter(|n| n.voter)
+                .map(|n| n.id)
+                .collect();
+            let failed = autopilot::failed_servers(&members, &datacenter);
+            let due = cleanup.due(&failed, &voters, autopilot, std::time::Instant::now());
+            autopilot::remove(&gossip, due).await;
+        } else {
+            // Only the leader's own observation counts: a new leader starts afresh.
+            cleanup = DeadServerCleanup::default();
+        }
         // A short tick: a new leader adds waiting servers and clients right away.
         tokio::select! {
             _ = changes.changed() => {}

@@ -1,5 +1,6 @@
 //! `rconsul`: the agent binary and its command-line interface.
 
+mod autopilot;
 mod checks;
 mod cli;
 mod cluster;

@@ -153,6 +153,7 @@ async fn start_cluster(
             gossip.clone(),
             cfg.datacenter.clone(),
             cfg.bootstrap_expect,
+            cfg.autopilot,
             stop_rx.clone(),
         ));
         tokio::spawn(cluster::reconcile_catalog(

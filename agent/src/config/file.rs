@@ -98,6 +98,8 @@ pub(super) struct PartialConfig {
     /// Settings accepted for compatibility that ask for something rconsul does not do:
     /// (key, what the operator gets instead), warned about at start.
     pub(super) unenforced: Vec<(String, &'static str)>,
+    pub(super) autopilot_cleanup_dead_servers: Option<bool>,
+    pub(super) autopilot_min_quorum: Option<u64>,
 }
 
 impl PartialConfig {
@@ -121,7 +123,7 @@ impl PartialConfig {
             alt_domain; pid_file; default_query_time_ms; max_query_time_ms;
             kv_max_value_size; leave_on_terminate; encrypt; reconnect_timeout_ms;
             http_max_conns_per_client; encrypt_verify_incoming; encrypt_verify_outgoing;
-            disable_keyring_file;
+            disable_keyring_file; autopilot_cleanup_dead_servers; autopilot_min_quorum;
             ports.http; ports.dns; ports.server; ports.serf_lan; ports.serf_wan;
             ports.https; ports.grpc; ports.grpc_tls;
             dns.allow_stale; dns.max_stale_ms; dns.node_ttl_ms; dns.only_passing;
@@ -362,6 +364,7 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "ports" => decode_ports(k, v, p, unknown)?,
             "addresses" => decode_addresses(k, v, unknown)?,
             "performance" => decode_performance(k, v, p, unknown)?,
+            "autopilot" => decode_autopilot(k, v, p, unknown)?,
             "raft_protocol" => set(&mut p.raft_protocol, int_val(k, v)?),
             "raft_snapshot_threshold" => set(&mut p.raft_snapshot_threshold, int_val(k, v)?),
             "raft_trailing_logs" => set(&mut p.raft_trailing_logs, int_val(k, v)?),
@@ -506,6 +509,34 @@ fn decode_performance(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut
             "raft_multiplier" => set(&mut p.raft_multiplier, int_val(&k, v)?),
             "leave_drain_time" | "rpc_hold_timeout" => {
                 duration_val(&k, v)?;
+            }
+            _ => unknown.push(k),
+        }
+    }
+    Ok(())
+}
+
+fn decode_autopilot(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut Vec<String>) -> Decoded<()> {
+    let Some(m) = object_val(key, v)? else {
+        return Ok(());
+    };
+    for (sub, v) in m {
+        let k = format!("{key}.{sub}");
+        match sub.as_str() {
+            "cleanup_dead_servers" => set(&mut p.autopilot_cleanup_dead_servers, bool_val(&k, v)?),
+            "min_quorum" => set(&mut p.autopilot_min_quorum, u64_val(&k, v)?),
+            // Accepted; rconsul has no server health checks, zones or upgrade migration yet.
+            "last_contact_threshold" | "server_stabilization_time" => {
+                duration_val(&k, v)?;
+            }
+            "max_trailing_logs" => {
+                int_val(&k, v)?;
+            }
+            "disable_upgrade_migration" => {
+                bool_val(&k, v)?;
+            }
+            "redundancy_zone_tag" | "upgrade_version_tag" => {
+                str_val(&k, v)?;
             }
             _ => unknown.push(k),
         }

@@ -787,6 +787,12 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
                 usize::try_from(n).unwrap_or(0)
             }),
         unenforced,
+        autopilot: crate::autopilot::AutopilotConfig {
+            cleanup_dead_servers: p.autopilot_cleanup_dead_servers.unwrap_or(true),
+            min_quorum: p
+                .autopilot_min_quorum
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+        },
         encrypt_key,
         encrypt_verify_incoming: p.encrypt_verify_incoming.unwrap_or(true),
         encrypt_verify_outgoing: p.encrypt_verify_outgoing.unwrap_or(true),
@@ -1294,6 +1300,24 @@ mod tests {
         assert!(e.contains("flags-0.hcl") && e.contains("nodename"), "{e}");
         let e = invalid_err(&["-dev", "-hcl", "ports {", "-hcl", "x = "]);
         assert!(e.starts_with("Error parsing flags-0.hcl"), "{e}");
+    }
+
+    #[test]
+    fn autopilot_settings() {
+        let c = ok(&["-dev"]);
+        assert!(c.autopilot.cleanup_dead_servers);
+        assert_eq!(c.autopilot.min_quorum, 0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let f = write(
+            dir.path(),
+            "a.hcl",
+            "autopilot {\n  cleanup_dead_servers = false\n  min_quorum = 3\n  last_contact_threshold = \"200ms\"\n}\n",
+        );
+        let c = ok(&["-dev", "-config-file", &f]);
+        assert!(!c.autopilot.cleanup_dead_servers);
+        assert_eq!(c.autopilot.min_quorum, 3);
+        let bad = write(dir.path(), "b.json", r#"{"autopilot": {"min_quorum": -1}}"#);
+        assert!(invalid_err(&["-dev", "-config-file", &bad]).contains("autopilot.min_quorum"));
     }
 
     #[test]

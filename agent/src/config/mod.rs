@@ -202,6 +202,8 @@ pub struct AgentConfig {
     pub encrypt_verify_outgoing: bool,
     /// `disable_keyring_file`: keep the gossip keyring out of `<data-dir>/serf/local.keyring`.
     pub disable_keyring_file: bool,
+    /// `autopilot`: dead-server cleanup settings (servers only).
+    pub autopilot: crate::autopilot::AutopilotConfig,
     /// Settings given that rconsul accepts but does not act on, as (key, consequence);
     /// the agent warns about each at start.
     pub unenforced: Vec<(String, &'static str)>,
