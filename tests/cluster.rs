@@ -451,10 +451,28 @@ fn a_dead_server_is_removed_from_the_peers_and_rejoins_when_it_returns() {
     let join = "127.0.8.61";
     let s1 = server("127.0.8.61", "d1", dir.path(), join);
     let s2 = server("127.0.8.62", "d2", dir.path(), join);
-    let mut s3 = server("127.0.8.63", "d3", dir.path(), join);
+    let s3 = server("127.0.8.63", "d3", dir.path(), join);
     for s in [&s1, &s2, &s3] {
         wait_for("three peers", CONVERGE, || (peer_count(s)? == 3).then_some(()));
     }
+    // Autopilot's health: every server healthy, one failure tolerated.
+    let health = wait_for("all three healthy", CONVERGE, || {
+        let r = try_http("GET", &s1.url("/v1/operator/autopilot/health"), None).ok()?;
+        let body = r.json();
+        (r.status == 200 && body["Servers"].as_array()?.len() == 3).then_some(body)
+    });
+    assert_eq!(health["Healthy"], true, "{health}");
+    assert_eq!(health["FailureTolerance"], 1, "{health}");
+    let servers = health["Servers"].as_array().expect("servers");
+    assert_eq!(
+        servers.iter().filter(|s| s["Leader"] == true).count(),
+        1,
+        "{health}"
+    );
+    assert!(servers
+        .iter()
+        .all(|s| s["Healthy"] == true && s["SerfStatus"] == "alive" && s["Voter"] == true));
+
     // Kill a server that is not the leader (so the survivors' leader does the cleanup).
     let leader = wait_for("a leader", CONVERGE, || leader_of(&s1));
     let (mut victim, watcher) = if leader.starts_with("127.0.8.63") {
@@ -467,17 +485,41 @@ fn a_dead_server_is_removed_from_the_peers_and_rejoins_when_it_returns() {
     wait_for("the victim failed", CONVERGE, || {
         (member_statuses(&watcher)?.get(name) == Some(&4)).then_some(())
     });
+    // Until autopilot removes it, the cluster is unhealthy: 429, no failure tolerated.
+    let sick = wait_for("the health to show the failure", CONVERGE, || {
+        let r = try_http("GET", &watcher.url("/v1/operator/autopilot/health"), None).ok()?;
+        let body = r.json();
+        (r.status == 429 || body["Servers"].as_array()?.len() == 2).then_some(body)
+    });
+    if sick["Servers"].as_array().map(Vec::len) == Some(3) {
+        assert_eq!(
+            (sick["Healthy"].clone(), sick["FailureTolerance"].clone()),
+            (false.into(), 0.into())
+        );
+        let dead = sick["Servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["Name"] == name))
+            .expect("the victim listed");
+        assert_eq!(
+            (dead["SerfStatus"].as_str(), dead["Healthy"].as_bool()),
+            (Some("failed"), Some(false))
+        );
+    }
     wait_for("the victim force-left by autopilot", CONVERGE, || {
         (member_statuses(&watcher)?.get(name) == Some(&3)).then_some(())
     });
-    wait_for("two peers", CONVERGE, || (peer_count(&watcher)? == 2).then_some(()));
+    wait_for("two peers", CONVERGE, || {
+        (peer_count(&watcher)? == 2).then_some(())
+    });
     assert_eq!(watcher.put("/v1/kv/after-cleanup", b"x").status, 200);
     // Back again: alive and a voter.
     victim.start();
     wait_for("the victim alive again", CONVERGE, || {
         (member_statuses(&watcher)?.get(name) == Some(&1)).then_some(())
     });
-    wait_for("three peers again", CONVERGE, || (peer_count(&watcher)? == 3).then_some(()));
+    wait_for("three peers again", CONVERGE, || {
+        (peer_count(&watcher)? == 3).then_some(())
+    });
     wait_for("the victim has the write", CONVERGE, || {
         let r = try_http("GET", &victim.url("/v1/kv/after-cleanup?stale"), None).ok()?;
         (r.status == 200).then_some(())

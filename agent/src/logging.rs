@@ -14,20 +14,6 @@ use crate::config::LogLevel;
 /// Formats events as hclog does; the tracing target is the logger name (`agent.server`).
 struct HclogFormat;
 
-/// Converts days since 1970-01-01 to a civil (year, month, day), Howard Hinnant's algorithm.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for the current time.
 pub fn timestamp() -> String {
     timestamp_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default())
@@ -35,14 +21,9 @@ pub fn timestamp() -> String {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` for a time since the Unix epoch.
 pub fn timestamp_at(now: std::time::Duration) -> String {
-    let secs = now.as_secs() as i64;
-    let (y, mo, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
     format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
+        "{}.{:03}Z",
+        rconsul_state::clock::date_time(now.as_secs() as i64),
         now.subsec_millis()
     )
 }
@@ -100,12 +81,9 @@ pub fn init(level: LogLevel) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_416), (2025, 11, 24));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn timestamps_have_milliseconds_and_a_zone() {
+        let t = std::time::Duration::from_millis(1_795_977_113_042);
+        assert_eq!(super::timestamp_at(t), "2026-11-29T18:31:53.042Z");
     }
 }

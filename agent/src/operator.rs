@@ -1,18 +1,20 @@
 //! The agent's [`Operator`]: the raft configuration seen through raft and gossip,
-//! peer removal through the leader, joining a cluster (`/v1/agent/join`) and
-//! force-leave (`/v1/agent/force-leave`).
+//! peer removal through the leader, joining a cluster (`/v1/agent/join`),
+//! force-leave (`/v1/agent/force-leave`) and autopilot's server health.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use parking_lot::Mutex;
 use rconsul_gossip::{ForceLeaveOutcome, Gossip, MemberStatus};
 use rconsul_raft::RaftNode;
 use rconsul_state::operator::Operator;
-use rconsul_state::operator::{OperatorError, PeerSelector, RaftConfiguration, RaftServer};
+use rconsul_state::operator::{AutopilotHealth, OperatorError, PeerSelector, RaftConfiguration, RaftServer};
 use rconsul_state::BoxFuture;
 
+use crate::autopilot::{self, AutopilotConfig, HealthMemory, ServerProbe};
 use crate::cluster;
 
 /// How long a join waits for the member at the address to answer (memberlist's TCP
@@ -28,12 +30,57 @@ pub struct AgentOperator {
     raft: Arc<RaftNode>,
     gossip: Arc<Gossip>,
     server: bool,
+    autopilot: AutopilotConfig,
+    health_memory: Mutex<HealthMemory>,
 }
 
 impl AgentOperator {
-    /// Operations over this agent's raft node and gossip.
-    pub fn new(raft: Arc<RaftNode>, gossip: Arc<Gossip>, server: bool) -> Self {
-        AgentOperator { raft, gossip, server }
+    /// Operations over this agent's raft node and gossip, judging server health by
+    /// `autopilot`'s thresholds.
+    pub fn new(raft: Arc<RaftNode>, gossip: Arc<Gossip>, server: bool, autopilot: AutopilotConfig) -> Self {
+        AgentOperator {
+            raft,
+            gossip,
+            server,
+            autopilot,
+            health_memory: Mutex::default(),
+        }
+    }
+
+    /// What is known of each server of the raft configuration: gossip's view and its
+    /// own raft stats, asked of every server at once.
+    async fn probe_servers(&self) -> Vec<ServerProbe> {
+        let members = self.gossip.members();
+        let mut asks = tokio::task::JoinSet::new();
+        let servers = self.raft_configuration().servers;
+        for (i, s) in servers.iter().enumerate() {
+            let (raft, addr) = (self.raft.clone(), s.address.clone());
+            asks.spawn(async move { (i, raft.raft_stats_of(&addr).await.ok()) });
+        }
+        let mut stats = vec![None; servers.len()];
+        while let Some(Ok((i, answer))) = asks.join_next().await {
+            stats[i] = answer;
+        }
+        servers
+            .into_iter()
+            .zip(stats)
+            .map(|(s, stats)| {
+                let member = members.iter().find(|m| m.name == s.node);
+                ServerProbe {
+                    serf_status: member.map_or("none", |m| serf_status(m.status)).to_string(),
+                    version: member
+                        .and_then(|m| m.tags.get("build"))
+                        .map(|b| b.split(':').next().unwrap_or_default().to_string())
+                        .unwrap_or_default(),
+                    id: s.id,
+                    name: s.node,
+                    address: s.address,
+                    leader: s.leader,
+                    voter: s.voter,
+                    stats,
+                }
+            })
+            .collect()
     }
 
     /// Raft ids of the members gossip knows as servers.
@@ -96,6 +143,16 @@ async fn refused(target: SocketAddr) {
     match socket.recv(&mut buf).await {
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
         _ => std::future::pending().await,
+    }
+}
+
+/// serf's name for a member status.
+fn serf_status(status: MemberStatus) -> &'static str {
+    match status {
+        MemberStatus::Alive => "alive",
+        MemberStatus::Leaving => "leaving",
+        MemberStatus::Left => "left",
+        MemberStatus::Failed => "failed",
     }
 }
 
@@ -179,6 +236,18 @@ impl Operator for AgentOperator {
             }
             tracing::info!(target: "agent", "(LAN) joined: number_of_nodes={joined}");
             Ok(())
+        })
+    }
+
+    fn autopilot_health(&self) -> BoxFuture<'_, Result<AutopilotHealth, OperatorError>> {
+        Box::pin(async move {
+            let no_leader = || OperatorError("No cluster leader".into());
+            if self.raft.membership().leader.is_none() {
+                return Err(no_leader());
+            }
+            let probes = self.probe_servers().await;
+            let mut memory = self.health_memory.lock();
+            autopilot::judge(probes, &self.autopilot, &mut memory, SystemTime::now()).ok_or_else(no_leader)
         })
     }
 

@@ -274,6 +274,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             raft.clone(),
             cluster_tasks.gossip.clone(),
             cfg.server,
+            cfg.autopilot,
         )),
     });
     let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));

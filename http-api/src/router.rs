@@ -172,6 +172,10 @@ pub fn router(state: SharedState) -> Router {
             allow(READ_ONLY, get(operator::configuration)),
         )
         .route(
+            "/v1/operator/autopilot/health",
+            allow(READ_ONLY, get(operator::autopilot_health)),
+        )
+        .route(
             "/v1/operator/raft/peer",
             allow("OPTIONS,DELETE", delete(operator::remove_peer)),
         )

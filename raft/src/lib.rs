@@ -18,6 +18,7 @@ pub mod node;
 pub mod operator;
 pub mod rpc;
 pub mod server;
+pub mod stats;
 pub mod storage;
 pub mod types;
 

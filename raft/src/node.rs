@@ -611,7 +611,7 @@ impl RaftNode {
         self.contact_ms.store(now_ms(), Ordering::Relaxed);
     }
 
-    fn last_contact_ms(&self) -> u64 {
+    pub(crate) fn last_contact_ms(&self) -> u64 {
         let at = self.contact_ms.load(Ordering::Relaxed);
         if at == 0 {
             0

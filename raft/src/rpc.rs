@@ -49,6 +49,8 @@ pub enum RpcRequest {
     /// Writes forwarded to the leader together (see [`crate::forward::ForwardBatcher`]);
     /// answered in order, one result per command.
     WriteBatch(Vec<Command>),
+    /// "How is your raft log?" (any server; autopilot's server health).
+    RaftStats,
 }
 
 /// The answer to an [`RpcRequest`].
@@ -72,6 +74,8 @@ pub enum RpcResponse {
     Error(String),
     /// To [`RpcRequest::WriteBatch`]: one result per command, in order.
     WriteBatch(Vec<Result<CommandResult, ConsensusError>>),
+    /// To [`RpcRequest::RaftStats`].
+    RaftStats(crate::stats::RaftStats),
 }
 
 /// A framed RPC connection.

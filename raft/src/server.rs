@@ -63,5 +63,6 @@ async fn handle(node: &RaftNode, req: RpcRequest) -> RpcResponse {
             RpcResponse::Initialized(node.raft().is_initialized().await.unwrap_or(false))
         }
         RpcRequest::RemovePeer(peer) => RpcResponse::RemovePeer(node.remove_peer_as_leader(&peer).await),
+        RpcRequest::RaftStats => RpcResponse::RaftStats(node.raft_stats()),
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod catalog;
+pub mod clock;
 pub mod command;
 pub mod consensus;
 pub mod event;

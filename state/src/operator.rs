@@ -31,6 +31,46 @@ pub struct RaftConfiguration {
     pub index: u64,
 }
 
+/// One server's health as autopilot judges it (`/v1/operator/autopilot/health`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerHealth {
+    /// Node ID.
+    pub id: String,
+    /// Node name.
+    pub name: String,
+    /// Server RPC address.
+    pub address: String,
+    /// Gossip status: `alive`, `leaving`, `left`, `failed` or `none`.
+    pub serf_status: String,
+    /// Consul version it reports (its `build` tag).
+    pub version: String,
+    /// Whether it leads.
+    pub leader: bool,
+    /// Time since it last heard from the leader (zero for the leader, or when unknown).
+    pub last_contact: std::time::Duration,
+    /// Term of its last applied entry (0 when it did not answer).
+    pub last_term: u64,
+    /// Index of its last log entry (0 when it did not answer).
+    pub last_index: u64,
+    /// Alive, in contact, on the leader's term and not trailing too far.
+    pub healthy: bool,
+    /// Whether it votes.
+    pub voter: bool,
+    /// When its health last changed, as this agent observed it.
+    pub stable_since: std::time::SystemTime,
+}
+
+/// The cluster's health as autopilot judges it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutopilotHealth {
+    /// Every voter is healthy.
+    pub healthy: bool,
+    /// How many more voters may fail without losing quorum.
+    pub failure_tolerance: usize,
+    /// The servers of the raft configuration.
+    pub servers: Vec<ServerHealth>,
+}
+
 /// Which peer `DELETE /v1/operator/raft/peer` removes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PeerSelector {
@@ -69,4 +109,6 @@ pub trait Operator: Send + Sync + 'static {
     /// Transitions the failed member `node` to `left` on every agent; with `prune` this
     /// agent also forgets it.
     fn force_leave(&self, node: String, prune: bool) -> BoxFuture<'_, Result<(), OperatorError>>;
+    /// Autopilot's view of the servers' health; fails without a known leader.
+    fn autopilot_health(&self) -> BoxFuture<'_, Result<AutopilotHealth, OperatorError>>;
 }

@@ -100,6 +100,8 @@ pub(super) struct PartialConfig {
     pub(super) unenforced: Vec<(String, &'static str)>,
     pub(super) autopilot_cleanup_dead_servers: Option<bool>,
     pub(super) autopilot_min_quorum: Option<u64>,
+    pub(super) autopilot_last_contact_threshold_ms: Option<u64>,
+    pub(super) autopilot_max_trailing_logs: Option<u64>,
 }
 
 impl PartialConfig {
@@ -124,6 +126,7 @@ impl PartialConfig {
             kv_max_value_size; leave_on_terminate; encrypt; reconnect_timeout_ms;
             http_max_conns_per_client; encrypt_verify_incoming; encrypt_verify_outgoing;
             disable_keyring_file; autopilot_cleanup_dead_servers; autopilot_min_quorum;
+            autopilot_last_contact_threshold_ms; autopilot_max_trailing_logs;
             ports.http; ports.dns; ports.server; ports.serf_lan; ports.serf_wan;
             ports.https; ports.grpc; ports.grpc_tls;
             dns.allow_stale; dns.max_stale_ms; dns.node_ttl_ms; dns.only_passing;
@@ -525,12 +528,12 @@ fn decode_autopilot(key: &str, v: &Value, p: &mut PartialConfig, unknown: &mut V
         match sub.as_str() {
             "cleanup_dead_servers" => set(&mut p.autopilot_cleanup_dead_servers, bool_val(&k, v)?),
             "min_quorum" => set(&mut p.autopilot_min_quorum, u64_val(&k, v)?),
-            // Accepted; rconsul has no server health checks, zones or upgrade migration yet.
-            "last_contact_threshold" | "server_stabilization_time" => {
+            "last_contact_threshold" => set(&mut p.autopilot_last_contact_threshold_ms, duration_val(&k, v)?),
+            "max_trailing_logs" => set(&mut p.autopilot_max_trailing_logs, u64_val(&k, v)?),
+            // Accepted; rconsul promotes caught-up servers at once and has no redundancy
+            // zones or upgrade migration.
+            "server_stabilization_time" => {
                 duration_val(&k, v)?;
-            }
-            "max_trailing_logs" => {
-                int_val(&k, v)?;
             }
             "disable_upgrade_migration" => {
                 bool_val(&k, v)?;

@@ -792,6 +792,10 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
             min_quorum: p
                 .autopilot_min_quorum
                 .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            last_contact_threshold: std::time::Duration::from_millis(
+                p.autopilot_last_contact_threshold_ms.unwrap_or(200),
+            ),
+            max_trailing_logs: p.autopilot_max_trailing_logs.unwrap_or(250),
         },
         encrypt_key,
         encrypt_verify_incoming: p.encrypt_verify_incoming.unwrap_or(true),
@@ -1316,6 +1320,8 @@ mod tests {
         let c = ok(&["-dev", "-config-file", &f]);
         assert!(!c.autopilot.cleanup_dead_servers);
         assert_eq!(c.autopilot.min_quorum, 3);
+        assert_eq!(c.autopilot.last_contact_threshold.as_millis(), 200);
+        assert_eq!(c.autopilot.max_trailing_logs, 250);
         let bad = write(dir.path(), "b.json", r#"{"autopilot": {"min_quorum": -1}}"#);
         assert!(invalid_err(&["-dev", "-config-file", &bad]).contains("autopilot.min_quorum"));
     }
