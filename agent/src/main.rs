@@ -143,6 +143,7 @@ fn main() -> ExitCode {
         }
         Some("kv") => ExitCode::from(exit(cli::run_kv(&args[1..]))),
         Some("keygen") => ExitCode::from(exit(cli::run_keygen(&args[1..]))),
+        Some("validate") => ExitCode::from(exit(cli::run_validate(&args[1..]))),
         Some("lock") => ExitCode::from(exit(cli::run_lock(&args[1..]))),
         Some("members") => ExitCode::from(exit(cli::run_members(&args[1..]))),
         Some("catalog") => ExitCode::from(exit(cli::run_catalog(&args[1..]))),

@@ -1,6 +1,6 @@
 //! The `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
 //! `members`, `catalog datacenters|nodes|services`, `services register|deregister`,
-//! `maint`, `reload`, `leave`, `join`, `force-leave`, `keygen`, `operator raft list-peers|remove-peer`
+//! `maint`, `reload`, `leave`, `join`, `force-leave`, `keygen`, `validate`, `operator raft list-peers|remove-peer`
 //! and the top-level usage text, printing exactly what Consul
 //! 1.10.3's CLI prints (see `shared/reference/golden/cli.md`), down to help texts, error
 //! wording and exit codes.
@@ -33,6 +33,7 @@ mod members;
 mod operator;
 mod services;
 mod tabwriter;
+mod validate;
 mod version;
 mod watch;
 
@@ -43,7 +44,7 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 16] = [
+const COMMANDS: [(&str, &str); 17] = [
     ("agent", "Runs a Consul agent"),
     ("catalog", "Interact with the catalog"),
     ("event", "Fire a new event"),
@@ -61,6 +62,7 @@ const COMMANDS: [(&str, &str); 16] = [
     ("operator", "Provides cluster-level tools for Consul operators"),
     ("reload", "Triggers the agent to reload configuration files"),
     ("services", "Interact with services"),
+    ("validate", "Validate config files/directories"),
     ("version", "Prints the Consul version"),
     ("watch", "Watch for changes in Consul"),
 ];
@@ -76,6 +78,12 @@ pub fn run_version() -> i32 {
 /// `rconsul keygen`: prints a new gossip encryption key; returns the exit code.
 pub fn run_keygen(args: &[String]) -> i32 {
     with_std_ui(|ui| keygen::run(ui, args))
+}
+
+/// `rconsul validate [-quiet] FILE_OR_DIRECTORY...`: checks config files as the agent
+/// would read them; returns the exit code.
+pub fn run_validate(args: &[String]) -> i32 {
+    with_std_ui(|ui| validate::run(ui, args))
 }
 
 /// `rconsul kv ...`, where `args` are the arguments after `kv`; returns the exit code.
@@ -294,6 +302,7 @@ mod tests {
              operator       Provides cluster-level tools for Consul operators\n    \
              reload         Triggers the agent to reload configuration files\n    \
              services       Interact with services\n    \
+             validate       Validate config files/directories\n    \
              version        Prints the Consul version\n    \
              watch          Watch for changes in Consul\n\n"
         );
