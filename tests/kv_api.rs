@@ -342,19 +342,7 @@ fn raw_get(agent: &Agent, path: &str) -> (std::net::TcpStream, String) {
 #[test]
 fn connections_past_http_max_conns_per_client_get_429() {
     let ip = "127.0.1.9";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("limits.hcl");
-    std::fs::write(&conf, "limits {\n  http_max_conns_per_client = 2\n}\n").expect("write config");
-    let agent = Agent::with_args(
-        ip,
-        vec![
-            "agent".into(),
-            "-dev".into(),
-            format!("-bind={ip}"),
-            format!("-client={ip}"),
-            format!("-config-file={}", conf.display()),
-        ],
-    );
+    let agent = Agent::dev_with(ip, &["-hcl", "limits { http_max_conns_per_client = 2 }"]);
     agent.wait_ready(READY);
     // Two connections held open, each having been served (polled: the connections
     // `wait_ready` closed count until the agent sees them close).

@@ -115,16 +115,19 @@ pub struct Agent {
 impl Agent {
     /// Starts `rconsul agent -dev` on `ip`.
     pub fn dev(ip: &str) -> Agent {
-        Self::spawn(
-            ip,
-            vec![
-                "agent".into(),
-                "-dev".into(),
-                format!("-bind={ip}"),
-                format!("-client={ip}"),
-            ],
-            None,
-        )
+        Self::dev_with(ip, &[])
+    }
+
+    /// Starts `rconsul agent -dev` on `ip` with `extra` flags.
+    pub fn dev_with(ip: &str, extra: &[&str]) -> Agent {
+        let mut args = vec![
+            "agent".to_string(),
+            "-dev".into(),
+            format!("-bind={ip}"),
+            format!("-client={ip}"),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn(ip, args, None)
     }
 
     /// Starts a durable single server with its data in `data_dir`, plus `extra` flags.
