@@ -435,6 +435,13 @@ fn gossip_encryption_admits_only_agents_with_the_key() {
         (member_statuses(&c1)?.get("s1") == Some(&1)).then_some(())
     });
     assert_eq!(serf_lan_encrypted(&c1), "true");
+
+    // User events travel the same sealed gossip.
+    assert_eq!(s1.put("/v1/event/fire/deploy", b"v2").status, 200);
+    wait_for("the event at c1", CONVERGE, || {
+        let r = try_http("GET", &c1.url("/v1/event/list?name=deploy"), None).ok()?;
+        (r.json().as_array()?.len() == 1).then_some(())
+    });
 }
 
 fn peer_count(agent: &Agent) -> Option<usize> {

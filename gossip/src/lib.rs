@@ -241,7 +241,7 @@ impl Gossip {
             Transport::new(socket, cfg.encryption.as_ref())
                 .map_err(|e| GossipError(format!("Failed to configure keyring: {e}")))?,
         );
-        let encrypted = transport.encrypted();
+        let encrypted = cfg.encryption.is_some();
         let me = Identity {
             addr: cfg.advertise,
             name: cfg.name.clone(),
@@ -303,7 +303,8 @@ impl Gossip {
         let _ = self.tx.send(Input::Announce(addr)).await;
     }
 
-    /// Whether this agent's gossip is encrypted (`/v1/agent/self` `serf_lan.encrypted`).
+    /// Whether a keyring is installed (Consul's `serf_lan.encrypted`; with
+    /// `encrypt_verify_outgoing = false` packets still go out plain).
     pub fn encrypted(&self) -> bool {
         self.encrypted
     }
@@ -387,6 +388,9 @@ async fn receive(transport: Arc<Transport>, tx: mpsc::Sender<Input>) {
     let mut suppressed = 0u64;
     loop {
         match transport.recv_from(&mut buf).await {
+            // A one-byte datagram is no gossip packet: it is the probe `join` sends to
+            // tell a closed port, which is not worth a refusal in the log.
+            Ok((len, _)) if len < 2 => continue,
             Ok((len, from)) => {
                 match transport.open(&buf[..len]) {
                     Ok(packet) => data.put_slice(&packet),
