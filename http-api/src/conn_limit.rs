@@ -67,7 +67,8 @@ impl ConnLimiter {
     }
 
     /// Connections currently counted for `ip`.
-    pub fn open_for(&self, ip: IpAddr) -> usize {
+    #[cfg(test)]
+    fn open_for(&self, ip: IpAddr) -> usize {
         self.open.lock().get(&ip).copied().unwrap_or(0)
     }
 }

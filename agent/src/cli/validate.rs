@@ -2,12 +2,10 @@
 //! files exactly as `rconsul agent -config-file ...` would (settings, then service and
 //! check definitions) and reports the first problem, as Consul 1.10's `command/validate`.
 
-use std::path::PathBuf;
-
 use super::args::{FlagSet, Kind, Parsed};
 use super::command::{self, flag};
 use super::Ui;
-use crate::config::{parse_agent_args, ConfigFormat};
+use crate::config::parse_agent_args;
 
 const HELP: &str = r#"
 Usage: consul validate [options] FILE_OR_DIRECTORY...
@@ -81,13 +79,7 @@ fn check(paths: &[String], format: &str) -> Result<(), String> {
         args.push(format!("-config-format={format}"));
     }
     let cfg = parse_agent_args(&args).map_err(|e| e.to_string())?;
-    let sources: Vec<PathBuf> = cfg.config_sources.clone();
-    let format = match format {
-        "json" => Some(ConfigFormat::Json),
-        "hcl" => Some(ConfigFormat::Hcl),
-        _ => None,
-    };
-    crate::local::config_services::load(&sources, format, &[]).map(|_| ())
+    crate::local::config_services::load(&cfg.config_sources, cfg.config_format, &[]).map(|_| ())
 }
 
 #[cfg(test)]
