@@ -76,3 +76,63 @@ fn kv_reports_an_unreachable_agent() {
     assert_eq!(code, 1);
     assert!(err.contains("connection refused"), "{err}");
 }
+
+/// Writes `text` to `dir/name` and returns the path.
+fn write_file(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write");
+    p.display().to_string()
+}
+
+#[test]
+fn validate_passes_a_valid_directory_and_quiet_says_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_file(
+        dir.path(),
+        "a.hcl",
+        "data_dir = \"/tmp/x\"\nserver = true\nbootstrap_expect = 3\n",
+    );
+    write_file(
+        dir.path(),
+        "b.json",
+        r#"{"service": {"name": "web", "port": 80, "check": {"ttl": "10s"}}}"#,
+    );
+    let d = dir.path().display().to_string();
+    let (code, out, err) = cli(&["validate", &d], &[]);
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "Configuration is valid!\n", "")
+    );
+    let (code, out, _) = cli(&["validate", "-quiet", &d], &[]);
+    assert_eq!((code, out.as_str()), (0, ""));
+}
+
+#[test]
+fn validate_reports_problems_like_consul() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unknown = write_file(dir.path(), "u.json", r#"{"data_dir": "/tmp/x", "nodename": "n"}"#);
+    let (code, _, err) = cli(&["validate", &unknown], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with("Config validation failed: ") && err.contains("nodename"),
+        "{err}"
+    );
+    let no_dir = write_file(dir.path(), "n.json", r#"{"server": true}"#);
+    let (_, _, err) = cli(&["validate", &no_dir], &[]);
+    assert!(err.contains("data_dir cannot be empty"), "{err}");
+    let bad_service = write_file(
+        dir.path(),
+        "s.json",
+        r#"{"data_dir": "/tmp/x", "service": {"port": 1}}"#,
+    );
+    let (code, _, err) = cli(&["validate", &bad_service], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("s.json"), "{err}");
+    let (code, _, err) = cli(&["validate"], &[]);
+    assert_eq!(
+        (code, err.as_str()),
+        (1, "Must specify at least one config file or directory\n")
+    );
+    let (_, _, err) = cli(&["validate", "-config-format=yaml", &no_dir], &[]);
+    assert_eq!(err, "-config-format must be either 'hcl' or 'json\n");
+}

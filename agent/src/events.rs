@@ -13,7 +13,7 @@ use rconsul_state::event::{
 };
 use tokio::sync::{broadcast, watch};
 
-use crate::regexp::Regexp;
+use rconsul_compat::regexp::Regexp;
 
 /// Lists the services registered on this agent (for `?service=` / `?tag=` filters).
 pub type LocalServices = Arc<dyn Fn() -> Vec<Service> + Send + Sync>;

@@ -77,6 +77,16 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     const KEY_A: &str = "pUqJrVyVRj5jsiYEkM/tFQ==";
+
+    #[test]
+    fn keygen_keys_are_accepted_by_gossip() {
+        // `rconsul keygen` prints rconsul_cli::new_gossip_key().
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(rconsul_cli::new_gossip_key())
+            .expect("base64");
+        assert_eq!(bytes.len(), 32);
+        assert!(rconsul_gossip::validate_key(&bytes).is_ok());
+    }
     const KEY_B: &str = "qDOPBEr+/oUVeOFQOnVypxwDaHzLrD+lvjo5vCEBbZ0=";
 
     fn config(data_dir: Option<&Path>, encrypt: Option<&str>) -> AgentConfig {

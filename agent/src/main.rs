@@ -1,8 +1,8 @@
-//! `rconsul`: the agent binary and its command-line interface.
+//! `rconsul`: the agent binary. `rconsul agent` runs the daemon from this crate; every
+//! other command is `rconsul_cli`'s.
 
 mod autopilot;
 mod checks;
-mod cli;
 mod cluster;
 mod config;
 mod durable_file;
@@ -12,12 +12,12 @@ mod local;
 mod logging;
 mod member_snapshot;
 mod operator;
-mod regexp;
 mod run;
 mod sessions;
 #[cfg(test)]
 mod test_consensus;
 mod tombstone_gc;
+mod validate;
 
 use std::process::ExitCode;
 
@@ -138,39 +138,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("agent") => agent(&args[1..]),
-        Some("version") | Some("-version") | Some("--version") | Some("-v") => {
-            ExitCode::from(exit(cli::run_version()))
-        }
-        Some("kv") => ExitCode::from(exit(cli::run_kv(&args[1..]))),
-        Some("keygen") => ExitCode::from(exit(cli::run_keygen(&args[1..]))),
-        Some("validate") => ExitCode::from(exit(cli::run_validate(&args[1..]))),
-        Some("lock") => ExitCode::from(exit(cli::run_lock(&args[1..]))),
-        Some("members") => ExitCode::from(exit(cli::run_members(&args[1..]))),
-        Some("catalog") => ExitCode::from(exit(cli::run_catalog(&args[1..]))),
-        Some("services") => ExitCode::from(exit(cli::run_services(&args[1..]))),
-        Some("maint") => ExitCode::from(exit(cli::run_maint(&args[1..]))),
-        Some("reload") => ExitCode::from(exit(cli::run_reload(&args[1..]))),
-        Some("leave") => ExitCode::from(exit(cli::run_leave(&args[1..]))),
-        Some("event") => ExitCode::from(exit(cli::run_event(&args[1..]))),
-        Some("watch") => ExitCode::from(exit(cli::run_watch(&args[1..]))),
-        Some("join") => ExitCode::from(exit(cli::run_join(&args[1..]))),
-        Some("force-leave") => ExitCode::from(exit(cli::run_force_leave(&args[1..]))),
-        Some("operator") => ExitCode::from(exit(cli::run_operator(&args[1..]))),
-        Some("-h") | Some("-help") | Some("--help") => {
-            cli::print_usage();
-            ExitCode::SUCCESS
-        }
-        // Consul exits 127 for a missing or unknown command.
-        _ => {
-            cli::print_usage();
-            ExitCode::from(127)
-        }
+        // Every other command is a client of an agent's HTTP API.
+        _ => ExitCode::from(rconsul_cli::run(
+            &args,
+            &rconsul_cli::AgentHooks {
+                check_config: validate::check_config,
+            },
+        )),
     }
-}
-
-/// Clamps a CLI exit code into the range a process can return.
-fn exit(code: i32) -> u8 {
-    u8::try_from(code).unwrap_or(1)
 }
 
 #[cfg(test)]

@@ -147,39 +147,17 @@ pub fn parse_prefix(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1h`, `250us`, `1.5s`; a bare number means seconds.
+/// Parses a Go duration (`10s`, `500ms`, `2m`, `1h`, `250us`, `1.5s`); a bare number means
+/// seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    if num.is_empty() {
-        return Err(format!("invalid duration {s:?}: expected e.g. 10s, 500ms, 2m"));
-    }
-    let nanos_per_unit: u64 = match unit {
-        "" | "s" => 1_000_000_000,
-        "ms" => 1_000_000,
-        "us" | "µs" => 1_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        _ => {
-            return Err(format!(
-                "invalid duration unit {unit:?} in {s:?} (use us, ms, s, m or h)"
-            ))
-        }
+    let bare_number = !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || c == '.');
+    let text = if bare_number {
+        format!("{s}s")
+    } else {
+        s.to_string()
     };
-    if let Ok(n) = num.parse::<u64>() {
-        let nanos = n
-            .checked_mul(nanos_per_unit)
-            .ok_or_else(|| format!("duration {s:?} is too large"))?;
-        return Ok(Duration::from_nanos(nanos));
-    }
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("invalid duration {s:?}: bad number {num:?}"))?;
-    Duration::try_from_secs_f64(n * nanos_per_unit as f64 / 1e9)
-        .map_err(|e| format!("invalid duration {s:?}: {e}"))
+    rconsul_compat::duration::parse_std(&text).map_err(|e| e.to_string())
 }
 
 /// Like [`parse_duration`] but rejects zero.

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::duration::parse_go_duration;
 use crate::response::ApiError;
 
 /// Normalises a field name: lower-case, underscores dropped.
@@ -131,7 +130,8 @@ impl Fields {
         match self.take(&[name]) {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => parse_go_duration(&s)
+            Some(Value::String(s)) => rconsul_compat::duration::parse_std(&s)
+                .ok()
                 .map(Some)
                 .ok_or_else(|| decode_error(format!("time: invalid duration \"{s}\""))),
             Some(Value::Number(n)) => Ok(n.as_u64().map(Duration::from_nanos)),
@@ -230,42 +230,6 @@ pub(crate) fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Formats a duration the way Go prints `time.Duration` (`10s`, `1m30s`, `500ms`).
-pub fn go_duration_string(d: Duration) -> String {
-    if d.is_zero() {
-        return "0s".into();
-    }
-    let nanos = d.as_nanos();
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return trim_float(nanos as f64 / 1e3, "µs");
-    }
-    if nanos < 1_000_000_000 {
-        return trim_float(nanos as f64 / 1e6, "ms");
-    }
-    let total = d.as_secs_f64();
-    let hours = (total / 3600.0).floor();
-    let minutes = ((total - hours * 3600.0) / 60.0).floor();
-    let seconds = total - hours * 3600.0 - minutes * 60.0;
-    let mut out = String::new();
-    if hours > 0.0 {
-        out.push_str(&format!("{hours}h"));
-    }
-    if hours > 0.0 || minutes > 0.0 {
-        out.push_str(&format!("{minutes}m"));
-    }
-    out.push_str(&trim_float(seconds, "s"));
-    out
-}
-
-fn trim_float(v: f64, unit: &str) -> String {
-    let s = format!("{v:.9}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    format!("{s}{unit}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -300,13 +264,5 @@ mod tests {
             parse_body(b"{\"a\":").map_err(|e| e.message),
             Err("Request decode failed: unexpected EOF".into())
         );
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration_string(Duration::from_secs(10)), "10s");
-        assert_eq!(go_duration_string(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration_string(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration_string(Duration::from_secs(3600)), "1h0m0s");
     }
 }

@@ -15,7 +15,6 @@ pub mod cache;
 pub mod conn_limit;
 pub mod decode;
 pub mod dispatch;
-pub mod duration;
 pub mod filter;
 pub mod query;
 pub mod response;

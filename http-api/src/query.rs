@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use rconsul_state::Consistency;
 
-use crate::duration::parse_go_duration;
 use crate::response::ApiError;
 use crate::ApiConfig;
 
@@ -118,7 +117,9 @@ impl Params {
         };
         let wait = match self.get("wait") {
             None => config.default_query_time,
-            Some(v) => parse_go_duration(v).ok_or_else(|| ApiError::bad_request("Invalid wait time"))?,
+            Some(v) => rconsul_compat::duration::parse_std(v)
+                .ok()
+                .ok_or_else(|| ApiError::bad_request("Invalid wait time"))?,
         };
         let wait = if wait.is_zero() {
             config.default_query_time

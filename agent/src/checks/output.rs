@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::time::Duration;
 
 /// Keeps the last `cap` bytes written and counts all of them, like the circular
 /// buffer Consul captures check output into.
@@ -80,50 +79,6 @@ pub(super) fn truncate_str(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-/// Formats `d` as Go's `time.Duration.String()` does: `1s`, `1.5s`, `500ms`,
-/// `1m30s`, `2h0m0s`, `0s`.
-pub(super) fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    if nanos < 1_000_000_000 {
-        let (unit, div) = if nanos < 1_000 {
-            ("ns", 1u128)
-        } else if nanos < 1_000_000 {
-            ("µs", 1_000)
-        } else {
-            ("ms", 1_000_000)
-        };
-        return format!("{}{unit}", fraction(nanos, div));
-    }
-    let total_secs = nanos / 1_000_000_000;
-    let sub = nanos % 1_000_000_000;
-    let hours = total_secs / 3600;
-    let mins = (total_secs % 3600) / 60;
-    let secs = total_secs % 60;
-    let secs = fraction(secs * 1_000_000_000 + sub, 1_000_000_000);
-    if hours > 0 {
-        format!("{hours}h{mins}m{secs}s")
-    } else if mins > 0 {
-        format!("{mins}m{secs}s")
-    } else {
-        format!("{secs}s")
-    }
-}
-
-/// `n / div` with the fractional digits Go prints (trailing zeros dropped).
-fn fraction(n: u128, div: u128) -> String {
-    let whole = n / div;
-    let rem = n % div;
-    if rem == 0 {
-        return whole.to_string();
-    }
-    let width = div.ilog10() as usize;
-    let digits = format!("{rem:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
-}
-
 /// The text Go gives an OS error: `connection refused`, `no route to host`, ...
 /// (the C library's message with a lower-case first letter, without Rust's
 /// ` (os error N)` suffix).
@@ -159,18 +114,6 @@ mod tests {
         assert_eq!(t.text(), "6789");
         t.push(b"x");
         assert_eq!(t.text(), "789x");
-    }
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(go_duration(Duration::ZERO), "0s");
-        assert_eq!(go_duration(Duration::from_secs(1)), "1s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(go_duration(Duration::from_micros(1500)), "1.5ms");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(7200)), "2h0m0s");
-        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::time::{timeout_at, Instant};
 
-use super::output::{go_duration, TailBuf};
+use super::output::TailBuf;
 use super::Status;
 
 /// Kills the check's process group when dropped while armed: on timeout, and
@@ -118,7 +118,10 @@ pub(super) async fn probe(args: &[String], timeout: Duration, max: usize) -> (St
         Err(_) => {
             group.kill();
             let _ = child.kill().await;
-            let mut msg = format!("Timed out ({}) running check", go_duration(timeout));
+            let mut msg = format!(
+                "Timed out ({}) running check",
+                rconsul_compat::duration::format(timeout)
+            );
             let output = out.script_output();
             if !output.is_empty() {
                 msg.push_str("\n\n");

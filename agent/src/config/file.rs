@@ -1,6 +1,6 @@
 //! Configuration files (`-config-file` / `-config-dir`), JSON or HCL, with Consul's snake_case keys.
 //!
-//! HCL files are converted to the equivalent JSON value first (`hcl.rs`), so both formats
+//! HCL files are converted to the equivalent JSON value first (`rconsul_compat::hcl`), so both formats
 //! are decoded and validated by the same code.
 //!
 //! Files are decoded by walking a `serde_json::Value` (not `serde` derive) so that unknown
@@ -245,7 +245,7 @@ fn read_value(path: &Path, format: ConfigFormat) -> Result<Value, ConfigError> {
 fn parse_text(name: &str, text: &str, format: ConfigFormat) -> Result<Value, String> {
     let parsed = match format {
         ConfigFormat::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
-        ConfigFormat::Hcl => super::hcl::to_json(text).map_err(|e| e.to_string()),
+        ConfigFormat::Hcl => rconsul_compat::hcl::to_json(text).map_err(|e| e.to_string()),
     };
     parsed.map_err(|msg| format!("Error parsing {name}: {msg}"))
 }
@@ -897,81 +897,9 @@ pub(super) fn valid_recursor(s: &str) -> bool {
 /// Parses a Go duration string (`"30s"`, `"1h30m"`, `"250ms"`) into milliseconds
 /// (truncating). Negative durations are rejected. Errors use Go's `time` wording.
 pub(super) fn parse_duration_ms(s: &str) -> Result<u64, String> {
-    let ns = parse_go_duration(s)?;
-    if ns < 0 {
-        return Err(format!("negative duration {s:?} not allowed"));
-    }
-    Ok((ns / 1_000_000) as u64)
-}
-
-/// Go's `time.ParseDuration`, returning nanoseconds.
-pub(super) fn parse_go_duration(orig: &str) -> Result<i128, String> {
-    let invalid = || format!("time: invalid duration {orig:?}");
-    let mut s = orig;
-    let mut neg = false;
-    if let Some(rest) = s.strip_prefix('-') {
-        neg = true;
-        s = rest;
-    } else if let Some(rest) = s.strip_prefix('+') {
-        s = rest;
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    if s.is_empty() {
-        return Err(invalid());
-    }
-    let digits_end = |t: &str| t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let mut total: u128 = 0;
-    while !s.is_empty() {
-        let end = digits_end(s);
-        let int_part = &s[..end];
-        s = &s[end..];
-        let mut frac_part = "";
-        if let Some(rest) = s.strip_prefix('.') {
-            let end = digits_end(rest);
-            frac_part = &rest[..end];
-            s = &rest[end..];
-        }
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(invalid());
-        }
-        let unit_end = s
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(s.len());
-        let unit = &s[..unit_end];
-        s = &s[unit_end..];
-        if unit.is_empty() {
-            return Err(format!("time: missing unit in duration {orig:?}"));
-        }
-        let scale: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return Err(format!("time: unknown unit {unit:?} in duration {orig:?}")),
-        };
-        let whole: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| invalid())?
-        };
-        let mut value = whole.checked_mul(scale).ok_or_else(invalid)?;
-        if !frac_part.is_empty() {
-            // Beyond 18 digits the fraction is below a nanosecond for every unit.
-            let digits = &frac_part[..frac_part.len().min(18)];
-            let frac: u128 = digits.parse().map_err(|_| invalid())?;
-            value += frac * scale / 10u128.pow(digits.len() as u32);
-        }
-        total = total.checked_add(value).ok_or_else(invalid)?;
-        if total > i64::MAX as u128 + u128::from(neg) {
-            return Err(invalid());
-        }
-    }
-    let total = total as i128;
-    Ok(if neg { -total } else { total })
+    rconsul_compat::duration::parse_std(s)
+        .map(|d| d.as_millis() as u64)
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -1323,7 +1251,7 @@ mod tests {
             }
         "#;
         parse_hcl("one.hcl", one).expect("service with a check");
-        let v = crate::config::hcl::to_json(one).expect("converts");
+        let v = rconsul_compat::hcl::to_json(one).expect("converts");
         assert_eq!(v["service"]["check"]["header"]["X-Probe"][1], "b");
         assert_eq!(v["service"]["meta"]["version"], "1");
 
@@ -1338,7 +1266,7 @@ mod tests {
             checks = { id = "c1", ttl = "10s" }
         "#;
         parse_hcl("two.hcl", two).expect("repeated service blocks");
-        let v = crate::config::hcl::to_json(two).expect("converts");
+        let v = rconsul_compat::hcl::to_json(two).expect("converts");
         assert_eq!(v["service"].as_array().map(Vec::len), Some(2));
         assert_eq!(v["services"].as_array().map(Vec::len), Some(2));
         assert_eq!(v["checks"].as_array().map(Vec::len), Some(1));
@@ -1433,34 +1361,15 @@ mod tests {
     }
 
     #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("0"), Ok(0));
-        assert_eq!(parse_go_duration("300ms"), Ok(300_000_000));
-        assert_eq!(parse_go_duration("1.5h"), Ok(5_400_000_000_000));
-        assert_eq!(parse_go_duration("2h45m"), Ok(9_900_000_000_000));
-        assert_eq!(parse_go_duration("-1.5s"), Ok(-1_500_000_000));
-        assert_eq!(parse_go_duration("1us"), Ok(1_000));
-        assert_eq!(parse_go_duration("1µs"), Ok(1_000));
-        assert_eq!(parse_go_duration(".5s"), Ok(500_000_000));
+    fn durations_in_milliseconds() {
+        // Go's parsing itself is tested in rconsul_compat::duration.
+        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+        assert_eq!(parse_duration_ms("1.5s"), Ok(1_500));
+        assert!(parse_duration_ms("-30s").is_err());
         assert_eq!(
-            parse_go_duration("abc"),
-            Err("time: invalid duration \"abc\"".to_string())
-        );
-        assert_eq!(
-            parse_go_duration(""),
-            Err("time: invalid duration \"\"".to_string())
-        );
-        assert_eq!(
-            parse_go_duration("5"),
-            Err("time: missing unit in duration \"5\"".to_string())
-        );
-        assert_eq!(
-            parse_go_duration("5x"),
+            parse_duration_ms("5x"),
             Err("time: unknown unit \"x\" in duration \"5x\"".to_string())
         );
-        assert!(parse_go_duration("9999999999999999999h").is_err());
-        assert_eq!(parse_duration_ms("30s"), Ok(30_000));
-        assert!(parse_duration_ms("-30s").is_err());
     }
 
     #[test]

@@ -231,7 +231,6 @@ pub enum ConfigFormat {
 
 mod file;
 mod flags;
-pub(crate) mod hcl;
 
 pub use flags::{decode_gossip_key, parse_agent_args, ConfigError, AGENT_USAGE};
 

@@ -7,10 +7,10 @@ use axum::http::{Response, StatusCode};
 use rconsul_state::operator::{AutopilotHealth, OperatorError, PeerSelector, RaftConfiguration};
 use serde::Serialize;
 
-use crate::decode::go_duration_string;
 use crate::query::Params;
 use crate::response::{add_common_headers, encode_json, json_bytes_response, json_response, ApiError};
 use crate::SharedState;
+use rconsul_compat::duration::format as go_duration_string;
 
 impl From<OperatorError> for ApiError {
     fn from(e: OperatorError) -> Self {

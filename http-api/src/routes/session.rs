@@ -16,12 +16,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::blocking::{self, QueryResult};
-use crate::decode::{decode_error, go_duration_string, parse_body, Fields};
-use crate::duration::parse_go_duration;
+use crate::decode::{decode_error, parse_body, Fields};
 use crate::query::Params;
 use crate::response::{add_query_meta, json_response, ApiError};
 use crate::routes::kv::now_ms;
 use crate::{ApiState, SharedState};
+use rconsul_compat::duration::format as go_duration_string;
 
 /// Consul's `Session` JSON, fields in Consul's order.
 #[derive(Serialize)]
@@ -90,7 +90,8 @@ fn agent_node_name(api: &ApiState) -> String {
 /// below 1000 are taken as seconds (clients send `15` meaning 15 s).
 fn lock_delay(value: Value) -> Result<u64, ApiError> {
     let ns = match value {
-        Value::String(s) => parse_go_duration(&s)
+        Value::String(s) => rconsul_compat::duration::parse_std(&s)
+            .ok()
             .ok_or_else(|| decode_error(format!("time: invalid duration \"{s}\"")))?
             .as_nanos() as u64,
         Value::Number(n) => n.as_f64().map_or(0, |f| if f <= 0.0 { 0 } else { f as u64 }),
@@ -174,12 +175,14 @@ pub(crate) fn create_request(body: &[u8], agent_node: &str) -> Result<Session, A
     session.behavior = Behavior::parse(&behavior)
         .ok_or_else(|| ApiError::bad_request(format!("Invalid Behavior setting '{behavior}'")))?;
     if !session.ttl.is_empty() {
-        let ttl = parse_go_duration(&session.ttl).ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "Session TTL '{}' invalid: time: invalid duration \"{}\"",
-                session.ttl, session.ttl
-            ))
-        })?;
+        let ttl = rconsul_compat::duration::parse_std(&session.ttl)
+            .ok()
+            .ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Session TTL '{}' invalid: time: invalid duration \"{}\"",
+                    session.ttl, session.ttl
+                ))
+            })?;
         if !ttl.is_zero() && (ttl < SESSION_TTL_MIN || ttl > SESSION_TTL_MAX) {
             return Err(ApiError::bad_request(format!(
                 "Invalid Session TTL '{}', must be between [{}={}]",

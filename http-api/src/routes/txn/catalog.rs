@@ -12,9 +12,10 @@ use rconsul_state::txn::{CheckOp, NodeOp, ServiceOp, TxnOp};
 use serde_json::Value;
 
 use super::{json_type, parse_error, reword, uint};
-use crate::decode::{go_duration_string, Fields};
+use crate::decode::Fields;
 use crate::response::ApiError;
 use crate::routes::catalog::service_fields;
+use rconsul_compat::duration::format as go_duration_string;
 
 /// Go's path of the node inside a `TxnOp` (for type errors).
 const NODE_AT: &str = "Node.Node.Node";

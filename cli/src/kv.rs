@@ -730,7 +730,7 @@ fn delete(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::testing::{self, Outcome};
+    use crate::testing::{self, Outcome};
     use std::io::{BufRead, BufReader, Read as _, Write as _};
     use std::net::TcpListener;
     use std::sync::mpsc;

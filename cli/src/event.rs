@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::args::{Kind, Parsed};
 use super::command::{self, flag, HttpFlags};
 use super::Ui;
-use crate::regexp::Regexp;
+use rconsul_compat::regexp::Regexp;
 
 const HELP: &str = r#"
 Usage: consul event [options] [payload]
@@ -114,7 +114,7 @@ fn fire(ui: &mut Ui<'_>, flags: &Parsed, usage: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     #[test]
     fn fires_and_prints_the_id() {

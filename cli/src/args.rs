@@ -124,7 +124,7 @@ impl Parsed {
     /// The value of a duration flag if it was given.
     pub(crate) fn duration(&self, name: &str) -> Option<std::time::Duration> {
         match self.values.get(name) {
-            Some(Value::Str(s)) => rconsul_http_api::duration::parse_go_duration(s),
+            Some(Value::Str(s)) => rconsul_compat::duration::parse_std(s).ok(),
             _ => None,
         }
     }
@@ -240,9 +240,9 @@ impl FlagSet {
                     match flag.kind {
                         Kind::Uint => Value::Uint(parse_go_uint(&raw).map_err(invalid)?),
                         Kind::Int => Value::Int(parse_go_int(&raw).map_err(invalid)?),
-                        Kind::Duration => match rconsul_http_api::duration::parse_go_duration(&raw) {
-                            Some(_) => Value::Str(raw),
-                            None => return Err(invalid("parse error")),
+                        Kind::Duration => match rconsul_compat::duration::parse_std(&raw) {
+                            Ok(_) => Value::Str(raw),
+                            Err(_) => return Err(invalid("parse error")),
                         },
                         Kind::List => {
                             let mut list = match values.remove(flag.name) {

@@ -972,7 +972,7 @@ fn run_lock(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::offline;
+    use crate::command::testing::offline;
 
     #[test]
     fn argument_errors() {

@@ -72,8 +72,8 @@ fn put(ui: &mut Ui<'_>, flags: &Parsed, path: &str, error_prefix: &str, done: &s
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, args, closed_addr, offline};
-    use crate::cli::testing as ui_testing;
+    use crate::command::testing::{against, args, closed_addr, offline};
+    use crate::testing as ui_testing;
 
     #[test]
     fn reload() {

@@ -27,7 +27,7 @@ pub(crate) fn run(ui: &mut Ui<'_>) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::testing;
+    use crate::testing;
 
     #[test]
     fn prints_consul_banner() {

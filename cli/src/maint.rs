@@ -159,7 +159,7 @@ fn maint(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     const SELF: &str = r#"{"Config":{"Datacenter":"dc1","NodeName":"golden-dev","Server":true},"Member":{}}"#;
 

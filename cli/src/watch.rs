@@ -332,7 +332,7 @@ fn new_events(body: &[u8], last_index: Option<u64>) -> Result<Vec<u8>, String> {
     if let Some(last) = last_index {
         for (i, raw) in events.iter().enumerate() {
             let id: Id = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
-            if rconsul_state::event::uuid_to_index(&id.id) == last {
+            if rconsul_compat::event_index::uuid_to_index(&id.id) == last {
                 start = i + 1;
                 break;
             }
@@ -471,7 +471,7 @@ impl Handler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     #[test]
     fn compacts_and_indents_like_go() {

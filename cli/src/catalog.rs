@@ -420,7 +420,7 @@ fn services_with_tags(services: BTreeMap<String, Vec<String>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     /// The nodes behind the golden `consul catalog nodes` output.
     const GOLDEN_NODES: &str = r#"[

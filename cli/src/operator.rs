@@ -207,7 +207,7 @@ fn remove_peer(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     const CONFIG: &str = r#"{"Servers":[
         {"ID":"7735b403-5ae5-ce73-80d8-b3ccf4fdd714","Node":"srv1","Address":"127.0.0.241:8300","Leader":true,"ProtocolVersion":"3","Voter":true},

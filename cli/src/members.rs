@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::args::{Flag, Kind, Parsed};
 use super::command::{self, flag, HttpFlags};
 use super::{columnize, Ui};
-use crate::regexp::Regexp;
+use rconsul_compat::regexp::Regexp;
 
 const HELP: &str = r#"
 Usage: consul members [options]
@@ -211,8 +211,8 @@ fn detailed_lines(rows: &[Row]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, args, closed_addr, offline};
-    use crate::cli::testing as ui_testing;
+    use crate::command::testing::{against, args, closed_addr, offline};
+    use crate::testing as ui_testing;
 
     /// `GET /v1/agent/members` from the golden dev agent.
     const GOLDEN: &str = r#"[{"Name":"golden-dev","Addr":"127.0.0.240","Port":8301,

@@ -16,11 +16,11 @@ use serde_json::{Map, Number, Value};
 /// Keys whose values are lists of objects in Consul's config (slice-typed fields): their
 /// blocks form an array even when written once, and an object assigned to them is wrapped
 /// in a one-element array.
-pub(super) const LIST_KEYS: &[&str] = &["services", "checks", "watches", "segments", "upstreams", "paths"];
+pub const LIST_KEYS: &[&str] = &["services", "checks", "watches", "segments", "upstreams", "paths"];
 
 /// Why an HCL config file could not be converted.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum HclError {
+pub enum HclError {
     /// The text is not valid HCL (the parser's message, with line and column).
     #[error("HCL syntax error at {0}")]
     Syntax(String),
@@ -35,7 +35,7 @@ pub(crate) enum HclError {
 }
 
 /// Parses HCL text and returns the equivalent JSON object.
-pub(crate) fn to_json(text: &str) -> Result<Value, HclError> {
+pub fn to_json(text: &str) -> Result<Value, HclError> {
     let body = hcl::parse(text).map_err(syntax_error)?;
     body_to_json(body, "").map(Value::Object)
 }

@@ -1,4 +1,4 @@
-//! The `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
+//! `rconsul-cli`: the `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
 //! `members`, `catalog datacenters|nodes|services`, `services register|deregister`,
 //! `maint`, `reload`, `leave`, `join`, `force-leave`, `keygen`, `validate`, `operator raft list-peers|remove-peer`
 //! and the top-level usage text, printing exactly what Consul
@@ -9,7 +9,7 @@
 //! talks to the agent, [`command`] holds what the agent-facing commands share (help
 //! handling, command groups, the Go `api` package's error wording), [`tabwriter`] and
 //! [`columnize`] align tables like Go's `text/tabwriter` and `ryanuber/columnize`,
-//! `crate::regexp` (Go-syntax regexps) serves `members -status`; the other modules
+//! `rconsul_compat::regexp` (Go-syntax regexps) serves `members -status`; the other modules
 //! are the commands. Every command writes through a [`Ui`] so tests can capture its
 //! output.
 //!
@@ -36,6 +36,8 @@ mod tabwriter;
 mod validate;
 mod version;
 mod watch;
+
+pub use keygen::new_key as new_gossip_key;
 
 use std::fmt::Write as _;
 use std::io::{self, BufWriter, Read, Write};
@@ -67,106 +69,52 @@ const COMMANDS: [(&str, &str); 17] = [
     ("watch", "Watch for changes in Consul"),
 ];
 
-/// `rconsul version`: prints Consul's version banner to stdout and returns 0.
+/// What the CLI needs from the daemon's code and cannot ask an agent over HTTP: `validate`
+/// checks config files exactly as `rconsul agent` would read them, so the binary hands
+/// the CLI the agent's own loader.
+pub struct AgentHooks {
+    /// Loads `paths` (files or directories; `format` is `""`, `"json"` or `"hcl"`) as the
+    /// agent does at start, settings then service and check definitions, and returns the
+    /// first problem in Consul's words.
+    pub check_config: fn(paths: &[String], format: &str) -> Result<(), String>,
+}
+
+/// Runs the command `args[0]` (every command but `agent`, which the binary runs itself)
+/// with the arguments after it, on the process's streams; returns the exit code.
 ///
-/// The first line is `Consul v1.10.3` because tools parse it; rconsul's own version is on
-/// the `Revision` line.
-pub fn run_version() -> i32 {
-    with_std_ui(version::run)
-}
-
-/// `rconsul keygen`: prints a new gossip encryption key; returns the exit code.
-pub fn run_keygen(args: &[String]) -> i32 {
-    with_std_ui(|ui| keygen::run(ui, args))
-}
-
-/// `rconsul validate [-quiet] FILE_OR_DIRECTORY...`: checks config files as the agent
-/// would read them; returns the exit code.
-pub fn run_validate(args: &[String]) -> i32 {
-    with_std_ui(|ui| validate::run(ui, args))
-}
-
-/// `rconsul kv ...`, where `args` are the arguments after `kv`; returns the exit code.
-///
-/// `get`, `put` and `delete` behave like Consul's. With no (or an unknown) subcommand the
-/// `kv` help goes to stderr with exit code 1; `-h`, `-help` or `--help` anywhere prints the
-/// relevant help to stderr with exit code 0, as Consul's CLI library does.
-pub fn run_kv(args: &[String]) -> i32 {
-    with_std_ui(|ui| kv::run(ui, args))
-}
-
-/// `rconsul lock [options] PREFIX CHILD...`: runs CHILD while holding a lock (or one of
-/// `-n` semaphore slots) under PREFIX; returns the exit code.
-pub fn run_lock(args: &[String]) -> i32 {
-    with_std_ui(|ui| lock::run(ui, args))
-}
-
-/// `rconsul catalog ...` (`datacenters`, `nodes`, `services`), where `args` are the
-/// arguments after `catalog`; returns the exit code.
-///
-/// An empty listing prints Consul's `No nodes match the given query - try expanding your
-/// search.` (or `services`) to stderr and still exits 0, as Consul 1.10 does.
-pub fn run_catalog(args: &[String]) -> i32 {
-    with_std_ui(|ui| catalog::run(ui, args))
-}
-
-/// `rconsul services register|deregister ...`, where `args` are the arguments after
-/// `services`; returns the exit code.
-pub fn run_services(args: &[String]) -> i32 {
-    with_std_ui(|ui| services::run(ui, args))
-}
-
-/// `rconsul maint [-enable|-disable] [-reason=...] [-service=<id>]`, where `args` are the
-/// arguments after `maint`; returns the exit code.
-pub fn run_maint(args: &[String]) -> i32 {
-    with_std_ui(|ui| maint::run(ui, args))
-}
-
-/// `rconsul reload`: asks the agent to reload its configuration; returns the exit code.
-pub fn run_reload(args: &[String]) -> i32 {
-    with_std_ui(|ui| lifecycle::run_reload(ui, args))
-}
-
-/// `rconsul members [-detailed] [-status=<regexp>] [-wan]`, where `args` are the arguments
-/// after `members`; returns 0, 1 on errors, or 2 when no member matches `-status`.
-pub fn run_members(args: &[String]) -> i32 {
-    with_std_ui(|ui| members::run(ui, args))
-}
-
-/// `rconsul event -name=NAME [-node|-service|-tag=<regexp>] [payload]`: fires a user
-/// event; returns the exit code.
-pub fn run_event(args: &[String]) -> i32 {
-    with_std_ui(|ui| event::run(ui, args))
-}
-
-/// `rconsul watch -type=TYPE [options] [handler...]`: runs the handler on every change
-/// of the view (or prints it once without a handler); returns the exit code.
-pub fn run_watch(args: &[String]) -> i32 {
-    with_std_ui(|ui| watch::run(ui, args))
-}
-
-/// `rconsul join [-wan] ADDR...`: asks the agent to join the cluster through each
-/// address; returns 0 if any join succeeded.
-pub fn run_join(args: &[String]) -> i32 {
-    with_std_ui(|ui| join::run(ui, args))
-}
-
-/// `rconsul force-leave [-prune] NODE`: moves a failed member to `left`; returns the
-/// exit code.
-pub fn run_force_leave(args: &[String]) -> i32 {
-    with_std_ui(|ui| force_leave::run(ui, args))
-}
-
-/// `rconsul operator raft list-peers|remove-peer ...`, where `args` are the arguments
-/// after `operator`; returns the exit code.
-pub fn run_operator(args: &[String]) -> i32 {
-    with_std_ui(|ui| operator::run(ui, args))
-}
-
-/// `rconsul leave`: asks the agent to leave the cluster gracefully and shut down; returns
-/// the exit code.
-pub fn run_leave(args: &[String]) -> i32 {
-    with_std_ui(|ui| lifecycle::run_leave(ui, args))
+/// Unknown or missing commands print the top-level usage and return 127, `-h`/`-help`/
+/// `--help` print it and return 0, as Consul's CLI does.
+pub fn run(args: &[String], hooks: &AgentHooks) -> u8 {
+    let rest = args.get(1..).unwrap_or_default();
+    let code = match args.first().map(String::as_str) {
+        Some("version") | Some("-version") | Some("--version") | Some("-v") => with_std_ui(version::run),
+        Some("kv") => with_std_ui(|ui| kv::run(ui, rest)),
+        Some("keygen") => with_std_ui(|ui| keygen::run(ui, rest)),
+        Some("validate") => with_std_ui(|ui| validate::run(ui, rest, hooks.check_config)),
+        Some("lock") => with_std_ui(|ui| lock::run(ui, rest)),
+        Some("members") => with_std_ui(|ui| members::run(ui, rest)),
+        Some("catalog") => with_std_ui(|ui| catalog::run(ui, rest)),
+        Some("services") => with_std_ui(|ui| services::run(ui, rest)),
+        Some("maint") => with_std_ui(|ui| maint::run(ui, rest)),
+        Some("reload") => with_std_ui(|ui| lifecycle::run_reload(ui, rest)),
+        Some("leave") => with_std_ui(|ui| lifecycle::run_leave(ui, rest)),
+        Some("event") => with_std_ui(|ui| event::run(ui, rest)),
+        Some("watch") => with_std_ui(|ui| watch::run(ui, rest)),
+        Some("join") => with_std_ui(|ui| join::run(ui, rest)),
+        Some("force-leave") => with_std_ui(|ui| force_leave::run(ui, rest)),
+        Some("operator") => with_std_ui(|ui| operator::run(ui, rest)),
+        Some("-h") | Some("-help") | Some("--help") => {
+            print_usage();
+            0
+        }
+        // Consul exits 127 for a missing or unknown command.
+        _ => {
+            print_usage();
+            127
+        }
+    };
+    // A command's code clamped into the range a process can return.
+    u8::try_from(code).unwrap_or(1)
 }
 
 /// Prints the top-level usage (`Usage: consul [--version] [--help] <command> [<args>]` and
@@ -174,7 +122,7 @@ pub fn run_leave(args: &[String]) -> i32 {
 ///
 /// Consul exits with 127 after printing this for an unknown command, and with 0 for
 /// `--help`/`-h` given without a command.
-pub fn print_usage() {
+fn print_usage() {
     let mut err = io::stderr();
     let _ = err.write_all(usage_text().as_bytes());
 }

@@ -230,8 +230,8 @@ pub(crate) mod testing {
     use std::thread;
     use std::time::Duration;
 
-    use crate::cli::testing::{self as ui_testing, Outcome};
-    use crate::cli::Ui;
+    use crate::testing::{self as ui_testing, Outcome};
+    use crate::Ui;
 
     /// A request as the fake agent saw it.
     #[derive(Debug)]

@@ -454,7 +454,7 @@ pub(crate) fn go_io_error(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::args::FlagSet;
+    use crate::args::FlagSet;
     use std::collections::HashMap;
 
     fn resolve(args: &[&str], env: &[(&str, &str)]) -> Result<Config, String> {

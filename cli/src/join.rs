@@ -60,7 +60,7 @@ fn join(ui: &mut Ui<'_>, flags: &Parsed, usage: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     #[test]
     fn joins_each_address() {

@@ -56,7 +56,7 @@ fn force_leave(ui: &mut Ui<'_>, flags: &Parsed, usage: &str) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     #[test]
     fn force_leave_is_silent_on_success() {

@@ -258,7 +258,7 @@ fn services_from_files(ui: &mut Ui<'_>, paths: &[String]) -> Result<Vec<Map<Stri
         let parsed: Value = if hcl {
             // The agent's own HCL reader: the same file shapes as in -config-file.
             let text = String::from_utf8_lossy(&data);
-            crate::config::hcl::to_json(&text).map_err(|e| format!("failed to parse {file}: {e}"))?
+            rconsul_compat::hcl::to_json(&text).map_err(|e| format!("failed to parse {file}: {e}"))?
         } else {
             serde_json::from_slice(&data).map_err(|e| format!("failed to parse {file}: {e}"))?
         };
@@ -380,7 +380,7 @@ fn deregister(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::command::testing::{against, offline};
+    use crate::command::testing::{against, offline};
 
     fn json(body: &[u8]) -> Value {
         serde_json::from_slice(body).expect("the request body is JSON")
