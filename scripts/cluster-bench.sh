@@ -7,15 +7,10 @@
 # GEN=wrk drives the load with `wrk -t1 -c64` (bench/wrk/kv-put.lua, kv-get.lua), as real
 # Consul's reference figures were measured; the default is rconsul-bench --clients 64.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=${BIN:-target/release/rconsul}
-BENCH=${BENCH:-target/release/rconsul-bench}
-DIR=${KEEP:-$(mktemp -d)}
+. "$(dirname "$0")/lib.sh"
 DUR=${DUR:-10s}
-trap 'pkill -f -- "-data-dir=$DIR/" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
-
-now() { date +%s.%N; }
 GEN=${GEN:-rconsul-bench}
+
 load() { # addr workload(kv-put|kv-get): prints ops/s and latency lines
   if [ "$GEN" = wrk ]; then
     wrk -t1 -c64 -d"$DUR" --latency -s "bench/wrk/$2.lua" "$1" |
@@ -24,7 +19,6 @@ load() { # addr workload(kv-put|kv-get): prints ops/s and latency lines
     "$BENCH" --addr "$1" --clients 64 --duration "$DUR" "$2" | grep -E "ops/s|latency"
   fi
 }
-leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }
 start() { # ip name args...
   local ip=$1 name=$2; shift 2
   "$BIN" agent -bind="$ip" -client="$ip" -node="$name" -data-dir="$DIR/$name" -retry-join=127.0.0.21 "$@" ${AGENT_ARGS:-} \
@@ -37,7 +31,7 @@ start 127.0.0.23 s3 -server -bootstrap-expect=3
 start 127.0.0.22 s2 -server -bootstrap-expect=3
 start 127.0.0.21 s1 -server -bootstrap-expect=3
 t0=$(now)
-until [ -n "$(leader_of 127.0.0.24)" ]; do sleep 0.01; done
+wait_leader 127.0.0.24 0.01
 echo "first leader (seen by the client) $(echo "$(now) - $t0" | bc) s after the last server started"
 
 for w in kv-put kv-get; do
@@ -52,7 +46,7 @@ for w in kv-put kv-get; do
 done
 echo "--- kv-put through the leader $leader_ip"
 load "http://$leader_ip:8500" kv-put
-for n in s1 s2 s3 c1; do echo "RSS $n: $(grep VmRSS /proc/"$(cat "$DIR/$n.pid")"/status | awk '{print $2/1024 " MiB"}')"; done
+for n in s1 s2 s3 c1; do echo "RSS $n: $(rss_mib "$(cat "$DIR/$n.pid")") MiB"; done
 
 leader_name=""
 for n in s1 s2 s3; do

@@ -5,14 +5,9 @@
 # AGENT_ARGS (word-split) is added to every agent's flags, e.g. AGENT_ARGS=-encrypt=<key>.
 # Needs: a release build (target/release/rconsul) and curl.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-BIN=target/release/rconsul
-DIR=${KEEP:-$(mktemp -d)}
+. "$(dirname "$0")/lib.sh"
 ROUNDS=${ROUNDS:-10}
-trap 'pkill -f -- "-data-dir=$DIR/" || true; [ -n "${KEEP:-}" ] || rm -rf "$DIR"' EXIT
 
-now() { date +%s.%N; }
-leader_of() { curl -s -m 1 "http://$1:8500/v1/status/leader" | tr -d '"' || true; }
 start() { # ip name args...
   local ip=$1 name=$2; shift 2
   "$BIN" agent -bind="$ip" -client="$ip" -node="$name" -data-dir="$DIR/$name" -retry-join=127.0.0.31 "$@" ${AGENT_ARGS:-} \
@@ -22,7 +17,7 @@ start() { # ip name args...
 declare -A IP=([s1]=127.0.0.31 [s2]=127.0.0.32 [s3]=127.0.0.33)
 for n in s1 s2 s3; do start "${IP[$n]}" "$n" -server -bootstrap-expect=3; done
 start 127.0.0.34 c1
-until [ -n "$(leader_of 127.0.0.34)" ]; do sleep 0.01; done
+wait_leader 127.0.0.34 0.01
 
 times=()
 for round in $(seq "$ROUNDS"); do

@@ -120,11 +120,7 @@ fn http_check_follows_the_upstream() {
     );
     assert!(passing_ids(&agent, "api").is_empty());
     assert_eq!(
-        agent
-            .get("/v1/health/service/api")
-            .json()
-            .as_array()
-            .map(Vec::len),
+        agent.len_of("/v1/health/service/api"),
         Some(1),
         "still listed without ?passing"
     );
@@ -171,13 +167,7 @@ fn tcp_and_ttl_checks() {
         r#"{"ID":"job-1","Name":"job","Check":{"CheckID":"job-ttl","TTL":"2s"}}"#,
     );
     wait_for("job registered", TRANSITION, || {
-        (agent
-            .get("/v1/health/service/job")
-            .json()
-            .as_array()
-            .map(Vec::len)
-            == Some(1))
-        .then_some(())
+        (agent.len_of("/v1/health/service/job") == Some(1)).then_some(())
     });
     assert!(passing_ids(&agent, "job").is_empty(), "TTL checks start critical");
     assert_eq!(
@@ -267,25 +257,14 @@ fn catalog_endpoints_and_filters() {
     assert_eq!(rows.as_array().map(Vec::len), Some(2));
     assert_eq!(rows[1]["ServiceID"], "web", "ID defaults to the name");
     assert_eq!(
-        agent
-            .get("/v1/catalog/service/web?tag=v1&tag=primary")
-            .json()
-            .as_array()
-            .map(Vec::len),
+        agent.len_of("/v1/catalog/service/web?tag=v1&tag=primary"),
         Some(1)
     );
     assert_eq!(
         agent.get("/v1/catalog/service/web?tag=nope").json(),
         serde_json::json!([])
     );
-    assert_eq!(
-        agent
-            .get("/v1/catalog/service/web?node-meta=rack:r1")
-            .json()
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(agent.len_of("/v1/catalog/service/web?node-meta=rack:r1"), Some(1));
     assert_eq!(passing_ids(&agent, "web"), ["web-1"]);
     let filtered = agent
         .get("/v1/health/service/web?filter=Service.Port%20%3D%3D%208081")
@@ -313,14 +292,7 @@ fn catalog_endpoints_and_filters() {
         8080
     );
     assert_eq!(agent.get("/v1/health/node/nosuch").json(), serde_json::json!([]));
-    assert_eq!(
-        agent
-            .get("/v1/health/state/critical")
-            .json()
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(agent.len_of("/v1/health/state/critical"), Some(1));
     assert_eq!(agent.get("/v1/health/state/bogus").json(), serde_json::json!([]));
     assert_eq!(
         agent.get("/v1/catalog/datacenters").json(),
@@ -329,14 +301,7 @@ fn catalog_endpoints_and_filters() {
 
     let body = br#"{"Node":"ext-2","ServiceID":"web"}"#;
     assert_eq!(agent.put("/v1/catalog/deregister", body).text(), "true\n");
-    assert_eq!(
-        agent
-            .get("/v1/catalog/service/web")
-            .json()
-            .as_array()
-            .map(Vec::len),
-        Some(1)
-    );
+    assert_eq!(agent.len_of("/v1/catalog/service/web"), Some(1));
     assert_eq!(
         agent.put("/v1/catalog/deregister", br#"{"Node":"ext-1"}"#).text(),
         "true\n"
@@ -346,16 +311,11 @@ fn catalog_endpoints_and_filters() {
 
 #[test]
 fn config_file_services_reload_and_anti_entropy() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("services.json");
-    std::fs::write(
-        &conf,
+    let (agent, conf) = Agent::server_with_config(
+        "127.0.4.5",
+        "services.json",
         r#"{"service": {"name": "redis", "port": 6379, "tags": ["primary"]}}"#,
-    )
-    .expect("write");
-    let data = dir.path().join("data");
-    let conf_flag = format!("-config-file={}", conf.display());
-    let agent = Agent::server("127.0.4.5", &data, &[&conf_flag]);
+    );
     agent.wait_ready(READY);
     let tags = |agent: &Agent| agent.get("/v1/catalog/service/redis").json()[0]["ServiceTags"].clone();
     wait_for("redis from the config file", TRANSITION, || {
@@ -375,13 +335,7 @@ fn config_file_services_reload_and_anti_entropy() {
         (tags(&agent) == serde_json::json!(["replica"])).then_some(())
     });
     wait_for("nginx", TRANSITION, || {
-        (agent
-            .get("/v1/catalog/service/nginx")
-            .json()
-            .as_array()
-            .map(Vec::len)
-            == Some(1))
-        .then_some(())
+        (agent.len_of("/v1/catalog/service/nginx") == Some(1)).then_some(())
     });
 
     // Removed behind the agent's back: anti-entropy puts it back.
@@ -392,13 +346,7 @@ fn config_file_services_reload_and_anti_entropy() {
     let body = format!(r#"{{"Node":"{node}","ServiceID":"nginx"}}"#);
     assert_eq!(agent.put("/v1/catalog/deregister", body.as_bytes()).status, 200);
     wait_for("anti-entropy to restore nginx", TRANSITION, || {
-        (agent
-            .get("/v1/catalog/service/nginx")
-            .json()
-            .as_array()
-            .map(Vec::len)
-            == Some(1))
-        .then_some(())
+        (agent.len_of("/v1/catalog/service/nginx") == Some(1)).then_some(())
     });
     assert!(agent.log().contains("agent: Synced service \"nginx\""));
 }

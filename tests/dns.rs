@@ -4,28 +4,21 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::time::Duration;
 
 use common::{wait_for, Agent};
-use rconsul_dns::proto::op::{Edns, Message, Query, ResponseCode};
-use rconsul_dns::proto::rr::{Name, RData, Record, RecordType};
+use dns_msg::{has_soa, ip_list, ips, query, srv_targets, txts};
+use rconsul_dns::proto;
+use rconsul_dns::proto::op::{Edns, Message, ResponseCode};
+use rconsul_dns::proto::rr::{RData, RecordType};
+
+/// Questions and answers, shared with the responder's unit tests (`dns/src/tests.rs`).
+#[path = "common/dns_msg.rs"]
+mod dns_msg;
 
 const READY: Duration = Duration::from_secs(20);
 const DNS_PORT: u16 = 8600;
-
-/// A query for `name`/`qtype`, with an EDNS OPT record when `edns` is set.
-fn query(name: &str, qtype: RecordType, edns: Option<u16>) -> Message {
-    let mut msg = Message::query();
-    msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
-    if let Some(size) = edns {
-        let mut e = Edns::new();
-        e.set_max_payload(size);
-        msg.set_edns(e);
-    }
-    msg
-}
 
 /// Sends raw bytes over UDP; the reply bytes, or None after `wait`.
 fn udp_raw(ip: &str, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
@@ -39,14 +32,19 @@ fn udp_raw(ip: &str, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
     Some(buf)
 }
 
+/// `bytes` decoded as the reply to `msg` (same ID).
+fn reply_to(msg: &Message, bytes: &[u8]) -> Message {
+    let reply = Message::from_vec(bytes).expect("reply decodes");
+    assert_eq!(reply.metadata.id, msg.metadata.id);
+    reply
+}
+
 /// One UDP exchange (retried: UDP may drop), checking the reply's ID.
 fn udp(ip: &str, msg: &Message) -> Message {
     let packet = msg.to_vec().expect("encode");
     for _ in 0..5 {
         if let Some(bytes) = udp_raw(ip, &packet, Duration::from_secs(2)) {
-            let reply = Message::from_vec(&bytes).expect("reply decodes");
-            assert_eq!(reply.metadata.id, msg.metadata.id);
-            return reply;
+            return reply_to(msg, &bytes);
         }
     }
     panic!("no UDP answer from {ip}:{DNS_PORT}");
@@ -62,9 +60,7 @@ fn tcp_on(stream: &mut TcpStream, msg: &Message) -> Message {
     stream.read_exact(&mut len).expect("read length");
     let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream.read_exact(&mut body).expect("read body");
-    let reply = Message::from_vec(&body).expect("reply decodes");
-    assert_eq!(reply.metadata.id, msg.metadata.id);
-    reply
+    reply_to(msg, &body)
 }
 
 fn tcp_connect(ip: &str) -> TcpStream {
@@ -77,42 +73,6 @@ fn tcp_connect(ip: &str) -> TcpStream {
 
 fn tcp(ip: &str, msg: &Message) -> Message {
     tcp_on(&mut tcp_connect(ip), msg)
-}
-
-fn ips(records: &[Record]) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = records
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn ip_list(list: &[&str]) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = list.iter().map(|s| s.parse().expect("ip")).collect();
-    out.sort();
-    out
-}
-
-/// SRV (port, target) pairs, sorted.
-fn srv(records: &[Record]) -> Vec<(u16, String)> {
-    let mut out: Vec<(u16, String)> = records
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::SRV(s) => Some((s.port, s.target.to_ascii())),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn has_soa(records: &[Record]) -> bool {
-    records.iter().any(|r| r.record_type() == RecordType::SOA)
 }
 
 /// Registers one instance through `/v1/catalog/register`; `status` is its check's status.
@@ -204,7 +164,7 @@ fn service_node_and_special_lookups() {
     // SRV: node targets, the addr target for the instance with its own address.
     let s = udp(ip, &query("web.service.consul.", RecordType::SRV, None));
     assert_eq!(
-        srv(&s.answers),
+        srv_targets(&s.answers),
         vec![
             (8081, "web-n1.node.dc1.consul.".to_string()),
             (8082, "web-n2.node.dc1.consul.".to_string()),
@@ -220,28 +180,15 @@ fn service_node_and_special_lookups() {
     let v1 = udp(ip, &query("v1.web.service.consul.", RecordType::A, None));
     assert_eq!(ips(&v1.answers), ip_list(&["127.0.5.101"]));
     let v2 = udp(ip, &query("_web._v2.service.consul.", RecordType::SRV, None));
-    assert_eq!(srv(&v2.answers).len(), 2);
+    assert_eq!(srv_targets(&v2.answers).len(), 2);
     let all = udp(ip, &query("_web._tcp.service.consul.", RecordType::SRV, None));
-    assert_eq!(srv(&all.answers).len(), 3);
+    assert_eq!(srv_targets(&all.answers).len(), 3);
 
     // Nodes: address, metadata as TXT.
     let n = udp(ip, &query("web-n1.node.consul.", RecordType::A, None));
     assert_eq!(ips(&n.answers), ip_list(&["127.0.5.101"]));
     let txt = udp(ip, &query("web-n1.node.dc1.consul.", RecordType::TXT, None));
-    let texts: Vec<String> = txt
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::TXT(t) => Some(
-                t.txt_data
-                    .iter()
-                    .map(|d| String::from_utf8_lossy(d).into_owned())
-                    .collect(),
-            ),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(texts, vec!["rack=r1".to_string()]);
+    assert_eq!(txts(&txt.answers), vec!["rack=r1".to_string()]);
 
     // The servers, addr names, reverse lookups.
     let consul = udp(ip, &query("consul.service.consul.", RecordType::A, None));
@@ -285,62 +232,36 @@ fn service_node_and_special_lookups() {
 fn critical_instance_leaves_and_comes_back() {
     let ip = "127.0.5.2";
     let agent = start(ip);
-    register(
-        &agent,
-        "api-n1",
-        "127.0.5.111",
-        "api",
-        ("api1", &[], "", 9001),
-        "passing",
-    );
-    register(
-        &agent,
-        "api-n2",
-        "127.0.5.112",
-        "api",
-        ("api2", &[], "", 9002),
-        "passing",
-    );
+    // Instance `apiN` on node `api-nN` (127.0.5.11N), port 900N.
+    let api = |n: u16, status: &str| {
+        let (node, addr, id) = (
+            format!("api-n{n}"),
+            format!("127.0.5.{}", 110 + n),
+            format!("api{n}"),
+        );
+        register(&agent, &node, &addr, "api", (&id, &[], "", 9000 + n), status);
+    };
+    api(1, "passing");
+    api(2, "passing");
     let answer = |qtype| ips(&udp(ip, &query("api.service.consul.", qtype, None)).answers);
     assert_eq!(answer(RecordType::A), ip_list(&["127.0.5.111", "127.0.5.112"]));
 
-    register(
-        &agent,
-        "api-n2",
-        "127.0.5.112",
-        "api",
-        ("api2", &[], "", 9002),
-        "critical",
-    );
+    api(2, "critical");
     wait_for("the critical instance to leave", READY, || {
         (answer(RecordType::A) == ip_list(&["127.0.5.111"])).then_some(())
     });
     assert_eq!(
-        srv(&udp(ip, &query("api.service.consul.", RecordType::SRV, None)).answers),
+        srv_targets(&udp(ip, &query("api.service.consul.", RecordType::SRV, None)).answers),
         vec![(9001, "api-n1.node.dc1.consul.".to_string())]
     );
 
-    register(
-        &agent,
-        "api-n1",
-        "127.0.5.111",
-        "api",
-        ("api1", &[], "", 9001),
-        "critical",
-    );
+    api(1, "critical");
     wait_for("NXDOMAIN with every instance critical", READY, || {
         let r = udp(ip, &query("api.service.consul.", RecordType::A, None));
         (r.metadata.response_code == ResponseCode::NXDomain && has_soa(&r.authorities)).then_some(())
     });
 
-    register(
-        &agent,
-        "api-n2",
-        "127.0.5.112",
-        "api",
-        ("api2", &[], "", 9002),
-        "passing",
-    );
+    api(2, "passing");
     wait_for("the instance to come back", READY, || {
         (answer(RecordType::A) == ip_list(&["127.0.5.112"])).then_some(())
     });
@@ -425,16 +346,12 @@ fn malformed_packets_do_not_stop_the_server() {
 #[test]
 fn dns_config_from_a_config_file() {
     let ip = "127.0.5.5";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("dns.json");
-    std::fs::write(
-        &conf,
+    let (agent, _) = Agent::server_with_config(
+        ip,
+        "dns.json",
         r#"{"dns_config": {"node_ttl": "30s", "service_ttl": {"*": "5s", "pay": "10s"},
             "enable_truncate": true, "udp_answer_limit": 2, "only_passing": true}}"#,
-    )
-    .expect("write config");
-    let data = dir.path().join("data");
-    let agent = Agent::server(ip, &data, &[&format!("-config-file={}", conf.display())]);
+    );
     agent.wait_ready(READY);
     wait_for("DNS listener", READY, || {
         let q = query("consul.service.consul.", RecordType::A, None);

@@ -57,16 +57,11 @@ fn acknowledged_writes_survive_kill_9() {
 
 #[test]
 fn restart_after_snapshot_and_log_compaction() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("raft.json");
-    std::fs::write(
-        &conf,
+    let (mut agent, _) = Agent::server_with_config(
+        "127.0.2.2",
+        "raft.json",
         r#"{"raft_snapshot_threshold": 64, "raft_trailing_logs": 16}"#,
-    )
-    .expect("config");
-    let data = dir.path().join("data");
-    let conf_flag = format!("-config-file={}", conf.display());
-    let mut agent = Agent::server("127.0.2.2", &data, &[&conf_flag]);
+    );
     agent.wait_ready(READY);
     for i in 0..400 {
         assert_eq!(
@@ -149,17 +144,12 @@ fn crash_loop_keeps_every_acknowledged_write() {
         });
     eprintln!("crash loop seed: CRASH_SEED={seed}");
     let mut rng = Rng(seed);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conf = dir.path().join("raft.json");
     // Snapshot often so crashes also land during snapshot writes and log purges.
-    std::fs::write(
-        &conf,
+    let (mut agent, _) = Agent::server_with_config(
+        "127.0.2.3",
+        "raft.json",
         r#"{"raft_snapshot_threshold": 100, "raft_trailing_logs": 20}"#,
-    )
-    .expect("config");
-    let conf_flag = format!("-config-file={}", conf.display());
-    let data = dir.path().join("data");
-    let mut agent = Agent::server("127.0.2.3", &data, &[&conf_flag]);
+    );
     let acked: Arc<Mutex<BTreeMap<String, String>>> = Arc::default();
     let cycles = 32;
     for cycle in 0..cycles {

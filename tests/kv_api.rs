@@ -122,7 +122,7 @@ fn kv_recurse_keys_separator_and_delete() {
     assert_eq!(keys, serde_json::json!(["app/config", "app/dir/"]));
     let keys = agent.get("/v1/kv/app?keys&separator=/").json();
     assert_eq!(keys, serde_json::json!(["app/", "apple"]));
-    assert_eq!(agent.get("/v1/kv/?keys").json().as_array().map(Vec::len), Some(5));
+    assert_eq!(agent.len_of("/v1/kv/?keys"), Some(5));
     assert_eq!(agent.get("/v1/kv/nosuch/?keys").status, 404);
 
     assert_eq!(agent.delete("/v1/kv/app/dir?recurse").text(), "true\n");

@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{try_http, wait_for, Agent};
+use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -169,6 +170,11 @@ async fn click_css(client: &Client, css: &str) {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The element with ID `id`, which must be on the page.
+async fn by_id(client: &Client, id: &str) -> Element {
+    client.find(Locator::Id(id)).await.unwrap()
 }
 
 /// Polls the agent's API (blocking HTTP, off the async workers) until `check` holds.
@@ -349,27 +355,20 @@ async fn scenario(c: Client, base: String) {
     // Key/Value: create a key through the form...
     c.goto(&format!("{base}/ui/#/kv/")).await.unwrap();
     c.wait().for_element(Locator::Id("kv-create-form")).await.unwrap();
-    c.find(Locator::Id("kv-new-key"))
+    by_id(&c, "kv-new-key")
         .await
-        .unwrap()
         .send_keys("ui-test/greeting")
         .await
         .unwrap();
-    c.find(Locator::Id("kv-new-value"))
+    by_id(&c, "kv-new-value")
         .await
-        .unwrap()
         .send_keys("hello from the browser")
         .await
         .unwrap();
-    let flags = c.find(Locator::Id("kv-new-flags")).await.unwrap();
+    let flags = by_id(&c, "kv-new-flags").await;
     flags.clear().await.unwrap();
     flags.send_keys("42").await.unwrap();
-    c.find(Locator::Id("kv-create"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    by_id(&c, "kv-create").await.click().await.unwrap();
     // ...readable through the API, value and flags as typed...
     let url = format!("{base}/v1/kv/ui-test/greeting");
     wait_api("the key in /v1/kv", url.clone(), |r| r.status == 200).await;
@@ -394,18 +393,8 @@ async fn scenario(c: Client, base: String) {
         r#"return !!document.querySelector('tr[data-key="ui-test/greeting"]')"#,
     )
     .await;
-    c.find(Locator::Id("kv-new-key"))
-        .await
-        .unwrap()
-        .send_keys("greeting")
-        .await
-        .unwrap();
-    c.find(Locator::Id("kv-create"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    by_id(&c, "kv-new-key").await.send_keys("greeting").await.unwrap();
+    by_id(&c, "kv-create").await.click().await.unwrap();
     wait_js(
         &c,
         "the error banner",
@@ -423,12 +412,7 @@ async fn scenario(c: Client, base: String) {
         .click()
         .await
         .unwrap();
-    c.find(Locator::Id("kv-delete-confirm"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    by_id(&c, "kv-delete-confirm").await.click().await.unwrap();
     wait_api("the key deleted", url.clone(), |r| r.status == 404).await;
     wait_js(
         &c,

@@ -9,29 +9,15 @@ use std::time::Duration;
 use hickory_server::proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 use rconsul_state::catalog::{HealthCheck, Node, RegisterRequest, Service};
+use rconsul_state::testing::{check, node, service as svc};
 use rconsul_state::{Command, StateStore};
 
 use crate::{Action, DnsConfig, Responder, Transport};
 
-fn node(name: &str, addr: &str) -> Node {
-    Node {
-        node: name.into(),
-        address: addr.into(),
-        datacenter: "dc1".into(),
-        ..Default::default()
-    }
-}
-
-fn check(id: &str, service_id: &str, status: &str) -> HealthCheck {
-    HealthCheck {
-        check_id: id.into(),
-        name: id.into(),
-        service_id: service_id.into(),
-        status: status.into(),
-        definition: "{}".into(),
-        ..Default::default()
-    }
-}
+/// Questions and answers, shared with the multi-process tests (`tests/dns.rs`).
+#[path = "../../tests/common/dns_msg.rs"]
+mod dns_msg;
+use dns_msg::{has_soa, ip_list, ips, query, srv_targets, txts};
 
 fn register(
     store: &StateStore,
@@ -50,15 +36,15 @@ fn register(
     store.apply(*index, &[Command::CatalogRegister(Box::new(req))]);
 }
 
-fn svc(id: &str, name: &str, tags: &[&str], addr: &str, port: u32) -> Service {
-    Service {
-        id: id.into(),
-        service: name.into(),
-        tags: tags.iter().map(|t| t.to_string()).collect(),
-        address: addr.into(),
-        port,
-        ..Default::default()
-    }
+/// Puts `node` in maintenance (its `_node_maintenance` check, critical).
+fn node_maintenance(store: &StateStore, index: &mut u64, node: Node) {
+    register(
+        store,
+        index,
+        node,
+        None,
+        vec![check("_node_maintenance", "", "critical")],
+    );
 }
 
 /// The golden setup: the agent `golden-dev` (a server), `db` on three nodes, `broken`
@@ -135,16 +121,9 @@ fn responder() -> Responder {
     responder_with(|_| {})
 }
 
-fn request(name: &str, qtype: RecordType, edns: Option<u16>) -> Message {
-    let mut msg = Message::query();
-    msg.metadata.recursion_desired = true;
-    msg.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
-    if let Some(size) = edns {
-        let mut e = Edns::new();
-        e.set_max_payload(size);
-        msg.set_edns(e);
-    }
-    msg
+/// A configuration edit: one recursor (never reached: the responder only says `Recurse`).
+fn recursor(c: &mut DnsConfig) {
+    c.recursors = vec!["127.0.0.1:53".parse().expect("addr")];
 }
 
 fn exchange_bytes(r: &Responder, packet: &[u8], transport: Transport) -> Option<(Message, usize)> {
@@ -156,7 +135,7 @@ fn exchange_bytes(r: &Responder, packet: &[u8], transport: Transport) -> Option<
 }
 
 fn ask_on(r: &Responder, name: &str, qtype: RecordType, edns: Option<u16>, transport: Transport) -> Message {
-    let req = request(name, qtype, edns);
+    let req = query(name, qtype, edns);
     let (resp, len) = exchange_bytes(r, &req.to_vec().expect("encode"), transport).expect("a reply");
     assert_eq!(resp.metadata.id, req.metadata.id);
     assert_eq!(resp.metadata.message_type, MessageType::Response);
@@ -170,57 +149,6 @@ fn ask_on(r: &Responder, name: &str, qtype: RecordType, edns: Option<u16>, trans
 /// A UDP question with EDNS (1232, like dig).
 fn ask(r: &Responder, name: &str, qtype: RecordType) -> Message {
     ask_on(r, name, qtype, Some(1232), Transport::Udp)
-}
-
-fn ips(records: &[Record]) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = records
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(IpAddr::V4(a.0)),
-            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn ip_list(list: &[&str]) -> Vec<IpAddr> {
-    let mut out: Vec<IpAddr> = list.iter().map(|s| s.parse().expect("ip")).collect();
-    out.sort();
-    out
-}
-
-fn srv_targets(resp: &Message) -> Vec<(u16, String)> {
-    let mut out: Vec<(u16, String)> = resp
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::SRV(s) => Some((s.port, s.target.to_ascii())),
-            _ => None,
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn has_soa(records: &[Record]) -> bool {
-    records.iter().any(|r| r.record_type() == RecordType::SOA)
-}
-
-fn txts(records: &[Record]) -> Vec<String> {
-    records
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::TXT(t) => Some(
-                t.txt_data
-                    .iter()
-                    .map(|d| String::from_utf8_lossy(d).into_owned())
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]
@@ -296,7 +224,7 @@ fn srv_targets_nodes_or_addr_names() {
     let r = responder();
     let resp = ask(&r, "db.service.consul.", RecordType::SRV);
     assert_eq!(
-        srv_targets(&resp),
+        srv_targets(&resp.answers),
         vec![
             (5432, "dns-n1.node.dc1.consul.".to_string()),
             (5433, "dns-n2.node.dc1.consul.".to_string()),
@@ -337,7 +265,7 @@ fn srv_targets_nodes_or_addr_names() {
     // The servers' own service: SRV to the agent node, with its meta TXT as additional data.
     let consul = ask(&r, "consul.service.consul.", RecordType::SRV);
     assert_eq!(
-        srv_targets(&consul),
+        srv_targets(&consul.answers),
         vec![(8300, "golden-dev.node.dc1.consul.".to_string())]
     );
     assert_eq!(txts(&consul.additionals), vec!["consul-network-segment="]);
@@ -351,25 +279,25 @@ fn tag_and_rfc2782_forms() {
     let primary = ask(&r, "primary.db.service.consul.", RecordType::A);
     assert_eq!(ips(&primary.answers), ip_list(&["127.0.0.231"]));
     let replica = ask(&r, "replica.db.service.consul.", RecordType::SRV);
-    assert_eq!(srv_targets(&replica).len(), 2);
+    assert_eq!(srv_targets(&replica.answers).len(), 2);
     let none = ask(&r, "nosuchtag.db.service.consul.", RecordType::A);
     assert_eq!(none.metadata.response_code, ResponseCode::NXDomain);
     assert!(has_soa(&none.authorities));
 
     assert_eq!(
-        srv_targets(&ask(&r, "_db._tcp.service.consul.", RecordType::SRV)).len(),
+        srv_targets(&ask(&r, "_db._tcp.service.consul.", RecordType::SRV).answers).len(),
         3
     );
     assert_eq!(
-        srv_targets(&ask(&r, "_db._replica.service.consul.", RecordType::SRV)).len(),
+        srv_targets(&ask(&r, "_db._replica.service.consul.", RecordType::SRV).answers).len(),
         2
     );
     assert_eq!(
-        srv_targets(&ask(&r, "_db._tcp.consul.", RecordType::SRV)).len(),
+        srv_targets(&ask(&r, "_db._tcp.consul.", RecordType::SRV).answers).len(),
         3
     );
     assert_eq!(
-        srv_targets(&ask(&r, "_db._primary.dc1.consul.", RecordType::SRV)).len(),
+        srv_targets(&ask(&r, "_db._primary.dc1.consul.", RecordType::SRV).answers).len(),
         1
     );
 }
@@ -411,13 +339,7 @@ fn maintenance_and_node_checks_exclude_instances() {
     let store = golden_store();
     let mut i = 1000;
     // Node maintenance on dns-n1, service maintenance on db2.
-    register(
-        &store,
-        &mut i,
-        node("dns-n1", "127.0.0.231"),
-        None,
-        vec![check("_node_maintenance", "", "critical")],
-    );
+    node_maintenance(&store, &mut i, node("dns-n1", "127.0.0.231"));
     register(
         &store,
         &mut i,
@@ -536,8 +458,8 @@ fn reverse_lookups() {
     let partial = ask(&r, "0.127.in-addr.arpa.", RecordType::PTR);
     assert_eq!(partial.metadata.response_code, ResponseCode::ServFail);
 
-    let with_recursors = responder_with(|c| c.recursors = vec!["127.0.0.1:53".parse().expect("addr")]);
-    let req = request("99.99.99.10.in-addr.arpa.", RecordType::PTR, None);
+    let with_recursors = responder_with(recursor);
+    let req = query("99.99.99.10.in-addr.arpa.", RecordType::PTR, None);
     assert_eq!(
         with_recursors.handle_packet(&req.to_vec().expect("encode"), Transport::Udp),
         Action::Recurse
@@ -571,8 +493,8 @@ fn outside_the_domain() {
     assert!(!refused.metadata.authoritative && refused.edns.is_none());
     assert_eq!(refused.queries.len(), 1);
 
-    let with_recursors = responder_with(|c| c.recursors = vec!["127.0.0.1:53".parse().expect("addr")]);
-    let req = request("example.com.", RecordType::A, None)
+    let with_recursors = responder_with(recursor);
+    let req = query("example.com.", RecordType::A, None)
         .to_vec()
         .expect("encode");
     assert_eq!(
@@ -609,7 +531,7 @@ fn udp_truncation_follows_consul() {
     let srv = ask(&r, "many.service.consul.", RecordType::SRV);
     assert_eq!(srv.answers.len(), 19, "Consul 1.10.3 fits 19 of 20 in 1232 bytes");
     assert_eq!(srv.additionals.len(), srv.answers.len());
-    let targets: Vec<String> = srv_targets(&srv).into_iter().map(|t| t.1).collect();
+    let targets: Vec<String> = srv_targets(&srv.answers).into_iter().map(|t| t.1).collect();
     let mut extra: Vec<String> = srv.additionals.iter().map(|r| r.name.to_ascii()).collect();
     extra.sort();
     let mut sorted_targets = targets.clone();
@@ -712,7 +634,7 @@ fn a_record_limit_and_ttls() {
 fn alt_domain_answers_in_its_own_domain() {
     let r = responder_with(|c| c.alt_domain = Some("alt.example.".into()));
     let srv = ask(&r, "db.service.alt.example.", RecordType::SRV);
-    assert!(srv_targets(&srv)
+    assert!(srv_targets(&srv.answers)
         .iter()
         .all(|(_, t)| t.ends_with(".dc1.alt.example.")));
     let miss = ask(&r, "nosuch.service.alt.example.", RecordType::A);
@@ -726,7 +648,7 @@ fn malformed_requests() {
     assert_eq!(r.handle_packet(&[], Transport::Udp), Action::Drop);
     assert_eq!(r.handle_packet(&[1, 2, 3], Transport::Udp), Action::Drop);
 
-    let good = request("db.service.consul.", RecordType::A, None)
+    let good = query("db.service.consul.", RecordType::A, None)
         .to_vec()
         .expect("encode");
     // A response is never answered.
@@ -746,7 +668,7 @@ fn malformed_requests() {
     none[5] = 0;
     let (resp, _) = exchange_bytes(&r, &none, Transport::Udp).expect("formerr");
     assert_eq!(resp.metadata.response_code, ResponseCode::FormErr);
-    let mut two = request("db.service.consul.", RecordType::A, None);
+    let mut two = query("db.service.consul.", RecordType::A, None);
     two.add_query(Query::query(
         Name::from_ascii("x.consul.").expect("name"),
         RecordType::A,
@@ -768,7 +690,7 @@ fn malformed_requests() {
 #[test]
 fn random_bytes_never_panic() {
     let r = responder();
-    let good = request("_db._tcp.service.consul.", RecordType::SRV, Some(1232))
+    let good = query("_db._tcp.service.consul.", RecordType::SRV, Some(1232))
         .to_vec()
         .expect("encode");
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
@@ -813,7 +735,7 @@ fn responder_throughput() {
         ("A (cached path)", RecordType::A),
         ("SRV (general path)", RecordType::SRV),
     ] {
-        let packet = request("web.service.consul.", qtype, None)
+        let packet = query("web.service.consul.", qtype, None)
             .to_vec()
             .expect("encode");
         let n = 200_000;
@@ -852,7 +774,7 @@ fn fast_path_matches_the_general_path() {
         Box::new(|c| c.enable_truncate = true),
         Box::new(|c| c.udp_answer_limit = 8),
         Box::new(|c| c.udp_answer_limit = 0),
-        Box::new(|c| c.recursors = vec!["127.0.0.1:53".parse().expect("addr")]),
+        Box::new(recursor),
         Box::new(|c| {
             c.service_ttl = vec![("*".into(), Duration::from_secs(7))];
             c.only_passing = true;
@@ -878,7 +800,7 @@ fn fast_path_matches_the_general_path() {
             for qtype in [RecordType::A, RecordType::AAAA] {
                 for edns in [None, Some(512), Some(1232), Some(4096)] {
                     for transport in [Transport::Udp, Transport::Tcp] {
-                        let mut req = request(name, qtype, edns);
+                        let mut req = query(name, qtype, edns);
                         req.metadata.checking_disabled = ci % 2 == 0;
                         let packet = req.to_vec().expect("encode");
                         if r.fast_answer(&packet, transport).is_some() {
@@ -893,7 +815,7 @@ fn fast_path_matches_the_general_path() {
                                 let (mut g, mut f) = (canonical(&g), canonical(&f));
                                 // Cut-down answers are random subsets: both must come from
                                 // the full set; then compare everything else.
-                                let all = request(name, qtype, None).to_vec().expect("encode");
+                                let all = query(name, qtype, None).to_vec().expect("encode");
                                 let unlimited = responder_with(|c| {
                                     config(c);
                                     c.a_record_limit = 0;
@@ -937,13 +859,7 @@ fn fast_path_follows_catalog_changes() {
     let ask_db = || ips(&ask_on(&r, "db.service.consul.", RecordType::A, None, Transport::Tcp).answers);
     assert_eq!(ask_db().len(), 3);
     let mut i = 9000;
-    register(
-        &store,
-        &mut i,
-        node("dns-n1", "127.0.0.231"),
-        None,
-        vec![check("_node_maintenance", "", "critical")],
-    );
+    node_maintenance(&store, &mut i, node("dns-n1", "127.0.0.231"));
     assert_eq!(ask_db(), ip_list(&["127.0.0.232", "127.0.0.234"]));
     register(
         &store,

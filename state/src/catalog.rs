@@ -615,34 +615,14 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::check;
 
     fn node(name: &str) -> Node {
-        Node {
-            node: name.into(),
-            address: "10.0.0.1".into(),
-            datacenter: "dc1".into(),
-            ..Default::default()
-        }
+        crate::testing::node(name, "10.0.0.1")
     }
 
     fn service(id: &str, name: &str) -> Service {
-        Service {
-            id: id.into(),
-            service: name.into(),
-            port: 80,
-            ..Default::default()
-        }
-    }
-
-    fn check(id: &str, service_id: &str, status: &str) -> HealthCheck {
-        HealthCheck {
-            check_id: id.into(),
-            name: id.into(),
-            service_id: service_id.into(),
-            status: status.into(),
-            definition: "{}".into(),
-            ..Default::default()
-        }
+        crate::testing::service(id, name, &[], "", 80)
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub mod operator;
 pub mod session;
 pub mod store;
 pub mod tables;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod txn;
 
 pub use command::{Command, CommandResult};

@@ -145,6 +145,19 @@ impl Agent {
         Self::spawn(ip, args, None)
     }
 
+    /// Starts a durable single server configured by one file: `contents` written to
+    /// `file` in a fresh temporary dir, the data dir beside it (`<dir>/data`). Returns the
+    /// agent (it keeps the dir alive) and the file's path, for tests that rewrite it.
+    pub fn server_with_config(ip: &str, file: &str, contents: &str) -> (Agent, PathBuf) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conf = dir.path().join(file);
+        std::fs::write(&conf, contents).expect("write config");
+        let conf_flag = format!("-config-file={}", conf.display());
+        let mut agent = Self::server(ip, &dir.path().join("data"), &[&conf_flag]);
+        agent._data = Some(dir);
+        (agent, conf)
+    }
+
     /// Starts a durable single server in a fresh temporary data dir.
     pub fn server_tmp(ip: &str) -> Agent {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -254,6 +267,11 @@ impl Agent {
     /// DELETE a path.
     pub fn delete(&self, path: &str) -> Resp {
         http("DELETE", &self.url(path), None)
+    }
+
+    /// The length of the JSON array that GET `path` answers (None if it is not an array).
+    pub fn len_of(&self, path: &str) -> Option<usize> {
+        self.get(path).json().as_array().map(Vec::len)
     }
 
     /// Waits until the agent answers and knows a leader; returns the time it took.
