@@ -233,7 +233,10 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             bootstrap: cfg.dev || cfg.bootstrap || cfg.bootstrap_expect == 1,
             server_port: rpc_port,
             serf_lan_port: u16::try_from(cfg.ports.serf_lan).unwrap_or(8301),
-            scripts_allowed: cfg.enable_script_checks || cfg.enable_local_script_checks,
+            scripts: crate::local::definitions::ScriptChecks::new(
+                cfg.enable_script_checks,
+                cfg.enable_local_script_checks,
+            ),
             config_sources: cfg.config_sources.clone(),
             config_format: cfg.config_format,
             config_fragments: cfg.config_fragments.clone(),

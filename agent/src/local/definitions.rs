@@ -29,8 +29,52 @@ pub fn default_service_check_ids(defs: &mut [CheckDefinition], service_id: &str,
     }
 }
 
+/// Where script checks may come from, as Consul's `enable_script_checks` (any source: the
+/// HTTP API and config files) and `enable_local_script_checks` (config files only, the guard
+/// against remote code execution through the API).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScriptChecks {
+    /// Scripts from config files (`enable_local_script_checks`, which defaults to
+    /// `enable_script_checks`).
+    pub local: bool,
+    /// Scripts registered through the HTTP API (`enable_script_checks`).
+    pub remote: bool,
+}
+
+impl ScriptChecks {
+    /// The policy for an agent's two settings.
+    pub fn new(enable_script_checks: bool, enable_local_script_checks: bool) -> Self {
+        ScriptChecks {
+            local: enable_script_checks || enable_local_script_checks,
+            remote: enable_script_checks,
+        }
+    }
+
+    /// Refuses a script check from this source with Consul's error text (agent.go addCheck).
+    /// Consul answers these with 500, not 400: the text reaches the HTTP API as a plain error.
+    /// We keep its status since clients may depend on it.
+    pub fn allow(self, from_config: bool) -> Result<(), AgentError> {
+        if from_config && !self.local {
+            return Err(AgentError::Internal(
+                "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true".into(),
+            ));
+        }
+        if !from_config && !self.remote {
+            return Err(AgentError::Internal(
+                "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Validates a definition and builds its runner spec (None for checks without a probe).
-pub fn runner_spec(def: &CheckDefinition, scripts_allowed: bool) -> Result<Option<CheckSpec>, AgentError> {
+/// `from_config` tells a config-file definition from one registered through the API.
+pub fn runner_spec(
+    def: &CheckDefinition,
+    scripts: ScriptChecks,
+    from_config: bool,
+) -> Result<Option<CheckSpec>, AgentError> {
     let kind = match def.check_type() {
         Some("http") => CheckKind::Http {
             url: def.http.clone(),
@@ -50,11 +94,7 @@ pub fn runner_spec(def: &CheckDefinition, scripts_allowed: bool) -> Result<Optio
             ttl: def.ttl.unwrap_or_default(),
         },
         Some("script") => {
-            if !scripts_allowed {
-                return Err(AgentError::BadRequest(
-                    "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true".into(),
-                ));
-            }
+            scripts.allow(from_config)?;
             CheckKind::Script {
                 args: def.args.clone(),
             }
@@ -154,20 +194,48 @@ mod tests {
     #[test]
     fn validation() {
         let none = CheckDefinition::default();
-        assert!(runner_spec(&none, false).is_err());
+        let off = ScriptChecks::default();
+        assert!(runner_spec(&none, off, false).is_err());
         let http = CheckDefinition {
             http: "http://x".into(),
             interval: Some(Duration::from_millis(100)),
             ..Default::default()
         };
-        let spec = runner_spec(&http, false).ok().flatten();
+        let spec = runner_spec(&http, off, false).ok().flatten();
         assert_eq!(spec.map(|s| s.interval), Some(MIN_INTERVAL));
+    }
+
+    const LOCAL_ERR: &str = "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true";
+    const REMOTE_ERR: &str =
+        "Scripts are disabled on this agent from remote calls; to enable, configure 'enable_script_checks' to true";
+
+    fn script_result(policy: ScriptChecks, from_config: bool) -> Result<(), String> {
         let script = CheckDefinition {
             args: vec!["true".into()],
             interval: Some(Duration::from_secs(5)),
             ..Default::default()
         };
-        assert!(runner_spec(&script, false).is_err());
-        assert!(runner_spec(&script, true).is_ok());
+        match runner_spec(&script, policy, from_config) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err("no spec".into()),
+            Err(AgentError::Internal(e)) => Err(e),
+            Err(e) => Err(format!("wrong kind: {e:?}")),
+        }
+    }
+
+    #[test]
+    fn scripts_only_from_allowed_sources() {
+        // Neither setting: refused from both sources, each with Consul's text.
+        let none = ScriptChecks::new(false, false);
+        assert_eq!(script_result(none, true), Err(LOCAL_ERR.into()));
+        assert_eq!(script_result(none, false), Err(REMOTE_ERR.into()));
+        // enable_local_script_checks: config files only.
+        let local = ScriptChecks::new(false, true);
+        assert_eq!(script_result(local, true), Ok(()));
+        assert_eq!(script_result(local, false), Err(REMOTE_ERR.into()));
+        // enable_script_checks: any source.
+        let all = ScriptChecks::new(true, false);
+        assert_eq!(script_result(all, true), Ok(()));
+        assert_eq!(script_result(all, false), Ok(()));
     }
 }

@@ -12,7 +12,7 @@ use rconsul_state::{Consensus, StateStore};
 use serde_json::json;
 use tokio::sync::{watch, Notify};
 
-use super::definitions::{default_service_check_ids, health_check, runner_spec};
+use super::definitions::{default_service_check_ids, health_check, runner_spec, ScriptChecks};
 use crate::checks::{self, AliasSource, RunnerHandle, Status, StatusSink};
 
 /// Who this agent is; fixed for its lifetime.
@@ -34,8 +34,9 @@ pub struct AgentInfo {
     pub server_port: u16,
     /// LAN gossip port.
     pub serf_lan_port: u16,
-    /// Script checks allowed (`enable_script_checks` / `enable_local_script_checks`).
-    pub scripts_allowed: bool,
+    /// Where script checks are allowed from (`enable_script_checks` /
+    /// `enable_local_script_checks`).
+    pub scripts: ScriptChecks,
     /// Config files and dirs, re-read on reload.
     pub config_sources: Vec<PathBuf>,
     /// `-config-format` for those files (None: by extension).
@@ -261,7 +262,7 @@ impl LocalAgentImpl {
         if def.id.is_empty() {
             return Err(AgentError::BadRequest("Missing check name".into()));
         }
-        let spec = runner_spec(&def, self.info.scripts_allowed)?;
+        let spec = runner_spec(&def, self.info.scripts, from_config)?;
         let mut check = health_check(&def, &self.info.node_name, &service_name, &service_tags);
         // A re-registered check keeps its current status until the next probe.
         if let Some(old) = inner.checks.get(&def.id) {
@@ -296,7 +297,7 @@ impl LocalAgentImpl {
         default_service_check_ids(&mut checks, &service.id, &service.service);
         // Validate every check before changing anything.
         for c in &checks {
-            runner_spec(c, self.info.scripts_allowed)?;
+            runner_spec(c, self.info.scripts, from_config)?;
         }
         let mut inner = self.inner.lock();
         if replace_existing_checks {
