@@ -33,6 +33,7 @@ mod members;
 mod operator;
 mod services;
 mod tabwriter;
+mod tls;
 mod validate;
 mod version;
 mod watch;
@@ -46,7 +47,7 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 17] = [
+const COMMANDS: [(&str, &str); 18] = [
     ("agent", "Runs a Consul agent"),
     ("catalog", "Interact with the catalog"),
     ("event", "Fire a new event"),
@@ -64,6 +65,7 @@ const COMMANDS: [(&str, &str); 17] = [
     ("operator", "Provides cluster-level tools for Consul operators"),
     ("reload", "Triggers the agent to reload configuration files"),
     ("services", "Interact with services"),
+    ("tls", "Builtin helpers for creating CAs and certificates"),
     ("validate", "Validate config files/directories"),
     ("version", "Prints the Consul version"),
     ("watch", "Watch for changes in Consul"),
@@ -90,6 +92,7 @@ pub fn run(args: &[String], hooks: &AgentHooks) -> u8 {
         Some("version") | Some("-version") | Some("--version") | Some("-v") => with_std_ui(version::run),
         Some("kv") => with_std_ui(|ui| kv::run(ui, rest)),
         Some("keygen") => with_std_ui(|ui| keygen::run(ui, rest)),
+        Some("tls") => with_std_ui(|ui| tls::run(ui, rest)),
         Some("validate") => with_std_ui(|ui| validate::run(ui, rest, hooks.check_config)),
         Some("lock") => with_std_ui(|ui| lock::run(ui, rest)),
         Some("members") => with_std_ui(|ui| members::run(ui, rest)),
@@ -250,6 +253,7 @@ mod tests {
              operator       Provides cluster-level tools for Consul operators\n    \
              reload         Triggers the agent to reload configuration files\n    \
              services       Interact with services\n    \
+             tls            Builtin helpers for creating CAs and certificates\n    \
              validate       Validate config files/directories\n    \
              version        Prints the Consul version\n    \
              watch          Watch for changes in Consul\n\n"

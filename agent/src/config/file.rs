@@ -95,6 +95,8 @@ pub(super) struct PartialConfig {
     pub(super) encrypt_verify_incoming: Option<bool>,
     pub(super) encrypt_verify_outgoing: Option<bool>,
     pub(super) disable_keyring_file: Option<bool>,
+    /// The TLS keys (top level, `tls`, `auto_encrypt`).
+    pub(super) tls: super::tls::PartialTls,
     /// Settings accepted for compatibility that ask for something rconsul does not do:
     /// (key, what the operator gets instead), warned about at start.
     pub(super) unenforced: Vec<(String, &'static str)>,
@@ -134,6 +136,7 @@ impl PartialConfig {
             dns.recursor_timeout_ms; dns.disable_compression; dns.node_meta_txt;
             dns.soa_refresh; dns.soa_retry; dns.soa_expire; dns.soa_min_ttl;
         );
+        self.tls.merge(other.tls);
         for (name, ttl) in other.dns.service_ttl_ms {
             match self.dns.service_ttl_ms.iter_mut().find(|(n, _)| *n == name) {
                 Some(entry) => entry.1 = ttl,
@@ -397,15 +400,24 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "skip_leave_on_interrupt" | "rejoin_after_leave" | "enable_debug" | "disable_update_check" => {
                 bool_val(k, v)?;
             }
-            "verify_incoming" | "verify_outgoing" | "verify_server_hostname" => {
-                if bool_val(k, v)? == Some(true) {
+            "verify_incoming"
+            | "verify_outgoing"
+            | "verify_server_hostname"
+            | "verify_incoming_rpc"
+            | "verify_incoming_https"
+            | "tls_min_version"
+            | "tls_cipher_suites"
+            | "tls_prefer_server_cipher_suites" => {
+                super::tls::decode_top_level(k, v, &mut p.tls)?;
+                if k.starts_with("verify_") && bool_val(k, v)? == Some(true) {
                     p.unenforced.push((k.to_string(), NO_TLS));
                 }
             }
             "log_file" | "primary_datacenter" => {
                 str_val(k, v)?;
             }
-            "ca_file" | "cert_file" | "key_file" => {
+            "ca_file" | "ca_path" | "cert_file" | "key_file" => {
+                super::tls::decode_top_level(k, v, &mut p.tls)?;
                 if str_val(k, v)?.is_some_and(|f| !f.is_empty()) {
                     p.unenforced.push((k.to_string(), NO_TLS));
                 }
@@ -424,6 +436,11 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
                 }
             }
             "auto_encrypt" | "tls" => {
+                if k == "tls" {
+                    super::tls::decode_block(k, v, &mut p.tls, unknown)?;
+                } else {
+                    super::tls::decode_auto_encrypt(k, v, &mut p.tls)?;
+                }
                 if object_val(k, v)?.is_some_and(|m| !m.is_empty()) {
                     p.unenforced.push((k.to_string(), NO_TLS));
                 }
@@ -723,7 +740,7 @@ fn type_error(key: &str, expected: &str, v: &Value) -> String {
     )
 }
 
-fn bool_val(key: &str, v: &Value) -> Decoded<Option<bool>> {
+pub(super) fn bool_val(key: &str, v: &Value) -> Decoded<Option<bool>> {
     match v {
         Value::Null => Ok(None),
         Value::Bool(b) => Ok(Some(*b)),
@@ -731,7 +748,7 @@ fn bool_val(key: &str, v: &Value) -> Decoded<Option<bool>> {
     }
 }
 
-fn str_val(key: &str, v: &Value) -> Decoded<Option<String>> {
+pub(super) fn str_val(key: &str, v: &Value) -> Decoded<Option<String>> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
@@ -816,7 +833,7 @@ fn object_or_list(key: &str, v: &Value) -> Decoded<()> {
     }
 }
 
-fn object_val<'v>(key: &str, v: &'v Value) -> Decoded<Option<&'v Map<String, Value>>> {
+pub(super) fn object_val<'v>(key: &str, v: &'v Value) -> Decoded<Option<&'v Map<String, Value>>> {
     match v {
         Value::Null => Ok(None),
         Value::Object(m) => Ok(Some(m)),

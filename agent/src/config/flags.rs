@@ -549,6 +549,7 @@ pub fn decode_gossip_key(key: &str) -> Result<Vec<u8>, String> {
 fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<AgentConfig, ConfigError> {
     let invalid = ConfigError::Invalid;
     let unenforced = unenforced_settings(&p);
+    let tls = super::tls::resolve(&p.tls).map_err(invalid)?;
 
     if let Some(v) = p.raft_protocol {
         if v != 3 {
@@ -801,6 +802,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         encrypt_verify_incoming: p.encrypt_verify_incoming.unwrap_or(true),
         encrypt_verify_outgoing: p.encrypt_verify_outgoing.unwrap_or(true),
         disable_keyring_file: p.disable_keyring_file.unwrap_or(false),
+        tls,
         leave_on_terminate: p.leave_on_terminate,
         reconnect_timeout_ms,
         config_sources,
@@ -1253,7 +1255,7 @@ mod tests {
             dir.path(),
             "on.json",
             r#"{"acl": {"enabled": true, "default_policy": "deny"}, "verify_incoming": true,
-                "cert_file": "/etc/c.pem", "tls": {"defaults": {}}, "connect": {"enabled": true},
+                "cert_file": "/etc/c.pem", "key_file": "/etc/k.pem", "ca_file": "/etc/ca.pem", "tls": {"defaults": {}}, "connect": {"enabled": true},
                 "telemetry": {"disable_hostname": true}}"#,
         );
         let c = ok(&["-dev", "-config-file", &on, "-https-port=8501"]);
@@ -1262,8 +1264,10 @@ mod tests {
             keys,
             [
                 "acl.enabled",
+                "ca_file",
                 "cert_file",
                 "connect.enabled",
+                "key_file",
                 "tls",
                 "verify_incoming",
                 "ports.https"

@@ -200,6 +200,8 @@ pub struct AgentConfig {
     pub encrypt_verify_incoming: bool,
     /// `encrypt_verify_outgoing` (default true): encrypt outgoing gossip.
     pub encrypt_verify_outgoing: bool,
+    /// TLS: `tls { defaults, internal_rpc, https, grpc }` and the older top-level keys.
+    pub tls: TlsConfig,
     /// `disable_keyring_file`: keep the gossip keyring out of `<data-dir>/serf/local.keyring`.
     pub disable_keyring_file: bool,
     /// `autopilot`: dead-server cleanup settings (servers only).
@@ -231,6 +233,10 @@ pub enum ConfigFormat {
 
 mod file;
 mod flags;
+mod tls;
+
+#[allow(unused_imports)] // used by the TLS listeners to come
+pub use tls::{TlsConfig, TlsProtocolConfig, TlsVersion};
 
 pub use flags::{decode_gossip_key, parse_agent_args, ConfigError, AGENT_USAGE};
 
