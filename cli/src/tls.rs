@@ -5,7 +5,7 @@
 //! directory, as in Consul.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, GeneralSubtree,
@@ -457,17 +457,7 @@ pub(crate) fn ca_create(ui: &mut Ui<'_>, dir: &Path, opts: &CaOptions) -> i32 {
             return 1;
         }
     };
-    if let Err(e) = write_new(&dir.join(&cert_name), &cert) {
-        ui.error(e);
-        return 1;
-    }
-    ui.info(format!("==> Saved {cert_name}"));
-    if let Err(e) = write_new(&dir.join(&key_name), &key) {
-        ui.error(e);
-        return 1;
-    }
-    ui.info(format!("==> Saved {key_name}"));
-    0
+    save_pair(ui, dir, (&cert_name, &cert), (&key_name, &key))
 }
 
 /// `tls cert create` writing into (and reading relative paths from) `dir`.
@@ -509,7 +499,7 @@ pub(crate) fn cert_create(ui: &mut Ui<'_>, dir: &Path, opts: &CertOptions) -> i3
     };
     let ca_file = opts.ca.replacen("#DOMAIN#", &opts.domain, 1);
     let key_file = opts.key.replacen("#DOMAIN#", &opts.domain, 1);
-    let read = |name: &str| -> std::io::Result<String> { std::fs::read_to_string(resolve(dir, name)) };
+    let read = |name: &str| -> std::io::Result<String> { std::fs::read_to_string(dir.join(name)) };
     let ca_pem = match read(&ca_file) {
         Ok(s) => s,
         Err(e) => {
@@ -535,21 +525,20 @@ pub(crate) fn cert_create(ui: &mut Ui<'_>, dir: &Path, opts: &CertOptions) -> i3
             return 1;
         }
     };
-    if let Err(e) = write_new(&dir.join(&cert_name), &cert) {
-        ui.error(e);
-        return 1;
-    }
-    ui.info(format!("==> Saved {cert_name}"));
-    if let Err(e) = write_new(&dir.join(&key_name), &key) {
-        ui.error(e);
-        return 1;
-    }
-    ui.info(format!("==> Saved {key_name}"));
-    0
+    save_pair(ui, dir, (&cert_name, &cert), (&key_name, &key))
 }
 
-fn resolve(dir: &Path, name: &str) -> PathBuf {
-    dir.join(name)
+/// Writes a certificate and then its key (each a new file) into `dir`, saying
+/// `==> Saved <name>` after each, as Consul does; stops at the first failure.
+fn save_pair(ui: &mut Ui<'_>, dir: &Path, cert: (&str, &str), key: (&str, &str)) -> i32 {
+    for (name, pem) in [cert, key] {
+        if let Err(e) = write_new(&dir.join(name), pem) {
+            ui.error(e);
+            return 1;
+        }
+        ui.info(format!("==> Saved {name}"));
+    }
+    0
 }
 
 #[cfg(test)]
