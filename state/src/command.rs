@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::acl::AclCommand;
 use crate::catalog::{DeregisterRequest, RegisterRequest};
 use crate::session::Session;
 use crate::txn::{TxnOutcome, TxnRequest};
@@ -108,6 +109,8 @@ pub enum Command {
         /// Highest deletion index to forget.
         up_to: u64,
     },
+    /// A change to the ACL tables. After every older variant, so their encoding holds.
+    Acl(Box<AclCommand>),
 }
 
 /// The outcome of one applied [`Command`].

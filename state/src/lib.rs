@@ -6,6 +6,7 @@
 //! I/O: the `raft` crate persists commands and snapshots, the `http-api` and `dns`
 //! crates read from the store.
 
+pub mod acl;
 pub mod agent;
 pub mod catalog;
 pub mod clock;

@@ -6,6 +6,7 @@ use parking_lot::{RwLock, RwLockReadGuard};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::acl::{AclOutcome, AclTables};
 use crate::catalog::{Catalog, CatalogError};
 use crate::command::{Command, CommandResult};
 use crate::kv::KvStore;
@@ -21,6 +22,27 @@ pub struct State {
     pub catalog: Catalog,
     /// Sessions and lock-delays.
     pub sessions: Sessions,
+    /// ACL tokens, policies, roles, auth methods and binding rules.
+    pub acl: AclTables,
+}
+
+/// Snapshot format 1: everything before the ACL tables.
+#[derive(Deserialize)]
+struct StateV2 {
+    kv: KvStore,
+    catalog: Catalog,
+    sessions: Sessions,
+}
+
+impl From<StateV2> for State {
+    fn from(v: StateV2) -> Self {
+        State {
+            kv: v.kv,
+            catalog: v.catalog,
+            sessions: v.sessions,
+            acl: AclTables::default(),
+        }
+    }
 }
 
 /// The snapshot layout before sessions existed, still accepted on restore (untagged).
@@ -44,7 +66,7 @@ pub struct SnapshotError(String);
 const SNAPSHOT_TAG: &[u8; 6] = b"rcsnap";
 
 /// The snapshot format this build writes (and the newest it reads).
-pub const SNAPSHOT_FORMAT: u8 = 1;
+pub const SNAPSHOT_FORMAT: u8 = 2;
 
 /// Serialises `state` as [`StateStore::restore`] reads it.
 pub fn encode(state: &State) -> Snapshot {
@@ -67,6 +89,9 @@ fn decode(snapshot: &[u8]) -> Result<State, SnapshotError> {
     };
     match tagged.split_first() {
         Some((&SNAPSHOT_FORMAT, body)) => bincode::deserialize(body).map_err(|e| SnapshotError(e.to_string())),
+        Some((1, body)) => bincode::deserialize::<StateV2>(body)
+            .map(State::from)
+            .map_err(|e| SnapshotError(e.to_string())),
         Some((format, _)) => Err(SnapshotError(format!(
             "snapshot format {format} is newer than this build reads (up to {SNAPSHOT_FORMAT}); run a newer rconsul"
         ))),
@@ -76,13 +101,14 @@ fn decode(snapshot: &[u8]) -> Result<State, SnapshotError> {
 
 /// Snapshots from before the tag: the current layout, or the one before sessions.
 fn decode_untagged(snapshot: &[u8]) -> Result<State, SnapshotError> {
-    match bincode::deserialize(snapshot) {
-        Ok(state) => Ok(state),
+    match bincode::deserialize::<StateV2>(snapshot) {
+        Ok(state) => Ok(state.into()),
         Err(e) => match bincode::deserialize::<StateV1>(snapshot) {
             Ok(v1) => Ok(State {
                 kv: v1.kv,
                 catalog: v1.catalog,
                 sessions: Sessions::default(),
+                acl: AclTables::default(),
             }),
             Err(_) => Err(SnapshotError(e.to_string())),
         },
@@ -135,7 +161,8 @@ impl StateStore {
         let mut touched_kv = false;
         let mut touched_catalog = false;
         let mut touched_sessions = false;
-        let (results, kv_index, catalog_index, sessions_index) = {
+        let mut touched_acl = false;
+        let (results, kv_index, catalog_index, sessions_index, acl_index) = {
             let mut state = self.state.write();
             let results = commands
                 .iter()
@@ -144,6 +171,7 @@ impl StateStore {
                     touched_kv |= table == Some(Table::Kvs) || changed.kv;
                     touched_catalog |= table == Some(Table::Catalog);
                     touched_sessions |= table == Some(Table::Sessions) || changed.sessions;
+                    touched_acl |= table == Some(Table::Acls);
                     self.track_session_timers(cmd, &result);
                     result
                 })
@@ -153,6 +181,7 @@ impl StateStore {
                 state.kv.table_index(),
                 state.catalog.max_index(),
                 state.sessions.index(),
+                state.acl.index(),
             )
         };
         self.applied.fetch_max(index, Ordering::Release);
@@ -164,6 +193,9 @@ impl StateStore {
         }
         if touched_sessions {
             self.watches.publish(Table::Sessions, sessions_index);
+        }
+        if touched_acl {
+            self.watches.publish(Table::Acls, acl_index);
         }
         results
     }
@@ -201,7 +233,9 @@ impl StateStore {
         let kv_index = restored.kv.table_index();
         let catalog_index = restored.catalog.max_index();
         let sessions_index = restored.sessions.index();
+        let acl_index = restored.acl.index();
         *self.state.write() = restored;
+        self.watches.publish(Table::Acls, acl_index);
         self.watches.publish(Table::Kvs, kv_index);
         self.watches.publish(Table::Catalog, catalog_index);
         self.watches.publish(Table::Sessions, sessions_index);
@@ -273,6 +307,14 @@ fn apply_one(state: &mut State, index: u64, cmd: &Command) -> (CommandResult, Op
             // No table moves: an answer's index never goes up for a reap (as in Consul).
             state.kv.reap_tombstones(*up_to);
             return (CommandResult::Applied, None, none);
+        }
+        Command::Acl(acl) => {
+            let result = match state.acl.apply(index, acl) {
+                AclOutcome::Applied => CommandResult::Applied,
+                AclOutcome::Unchanged => CommandResult::Rejected,
+                AclOutcome::Refused(why) => CommandResult::Failed(why),
+            };
+            return (result, Some(Table::Acls), none);
         }
         Command::Txn(req) => {
             let (outcome, changed) = state.apply_txn(index, req);
@@ -404,9 +446,22 @@ mod tests {
             }],
         );
         let snap = store.snapshot();
-        assert_eq!(&snap[..7], b"rcsnap\x01");
+        assert_eq!(&snap[..7], b"rcsnap\x02");
         // Written by a build before the tag: plain bincode of the same state.
-        let untagged = bincode::serialize(&*store.read()).expect("encode");
+        let untagged = {
+            let state = store.read();
+            bincode::serialize(&(&state.kv, &state.catalog, &state.sessions)).expect("encode")
+        };
+        // Format 1 (before the ACL tables): the same fields after the tag.
+        let mut format1 = b"rcsnap\x01".to_vec();
+        format1.extend_from_slice(&untagged);
+        let v1 = StateStore::new();
+        v1.restore(&format1).expect("format 1 snapshot");
+        assert_eq!(
+            v1.read().kv.get("k").1.map(|e| e.value.to_vec()),
+            Some(b"v".to_vec())
+        );
+        assert_eq!(v1.read().acl.index(), 0);
         let old = StateStore::new();
         old.restore(&untagged).expect("untagged snapshot");
         assert_eq!(
@@ -417,7 +472,7 @@ mod tests {
         let mut newer = snap.clone();
         newer[6] = SNAPSHOT_FORMAT + 1;
         let e = StateStore::new().restore(&newer).expect_err("newer format");
-        assert!(e.to_string().contains("snapshot format 2 is newer"), "{e}");
+        assert!(e.to_string().contains("snapshot format 3 is newer"), "{e}");
         assert!(StateStore::new().restore(b"rcsnap").is_err());
     }
 }

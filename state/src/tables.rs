@@ -12,17 +12,20 @@ pub enum Table {
     Catalog,
     /// Sessions.
     Sessions,
+    /// ACL tokens, policies, roles, auth methods and binding rules.
+    Acls,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 3] = [Table::Kvs, Table::Catalog, Table::Sessions];
+    pub const ALL: [Table; 4] = [Table::Kvs, Table::Catalog, Table::Sessions, Table::Acls];
 
     fn slot(self) -> usize {
         match self {
             Table::Kvs => 0,
             Table::Catalog => 1,
             Table::Sessions => 2,
+            Table::Acls => 3,
         }
     }
 }
