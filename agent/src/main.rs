@@ -1,6 +1,7 @@
 //! `rconsul`: the agent binary. `rconsul agent` runs the daemon from this crate; every
 //! other command is `rconsul_cli`'s.
 
+mod acl;
 mod autopilot;
 mod checks;
 mod cluster;

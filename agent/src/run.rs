@@ -279,9 +279,18 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             cfg.server,
             cfg.autopilot,
         )),
+        acl: crate::acl::api_context(&cfg.acl, &cfg.datacenter, cfg.data_dir.as_deref())?,
     });
     let syncer = tokio::spawn(local::sync::run(agent.clone(), stop_rx.clone()));
     tokio::spawn(crate::sessions::run(store.clone(), raft.clone(), stop_rx.clone()));
+    if cfg.server && cfg.acl.enabled {
+        tokio::spawn(crate::acl::run_leader(
+            store.clone(),
+            raft.clone(),
+            cfg.acl.initial_management.clone(),
+            stop_rx.clone(),
+        ));
+    }
     if cfg.server {
         tokio::spawn(crate::tombstone_gc::run(
             store.clone(),

@@ -15,6 +15,7 @@ use axum::Router;
 use bytes::Bytes;
 use tower::ServiceExt;
 
+use crate::acl::Caller;
 use crate::routes::kv;
 use crate::SharedState;
 
@@ -69,13 +70,17 @@ impl Dispatch {
                 Err(never) => match never {},
             };
         };
-        let state = State(self.state.clone());
         let (parts, body) = req.into_parts();
+        let caller = match Caller::from_request(&self.state, &parts.headers, parts.uri.query()) {
+            Ok(c) => c,
+            Err(e) => return e.into_response(),
+        };
+        let state = State(self.state.clone());
         let query = RawQuery(parts.uri.query().map(str::to_string));
         let result = match method {
-            KvMethod::Get => kv::get(state, parts.uri, query).await,
-            KvMethod::Put => kv::put(state, parts.uri, query, parts.headers, Body::new(body)).await,
-            KvMethod::Delete => kv::delete(state, parts.uri, query).await,
+            KvMethod::Get => kv::get(state, caller, parts.uri, query).await,
+            KvMethod::Put => kv::put(state, caller, parts.uri, query, parts.headers, Body::new(body)).await,
+            KvMethod::Delete => kv::delete(state, caller, parts.uri, query).await,
         };
         result.into_response()
     }

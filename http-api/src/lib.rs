@@ -7,9 +7,11 @@
 //! - [`query`]: query-string parsing shared by every endpoint (`?index`, `?wait`, `?stale`, ...).
 //! - [`blocking`]: the index-based long poll behind every read.
 //! - [`response`]: Consul's headers, JSON encoding and error bodies.
+//! - [`acl`]: who a request's token is and what it may do.
 //! - `routes::*`: one module per endpoint family.
 //! - [`ui`]: the embedded web UI at `/ui/`.
 
+pub mod acl;
 pub mod blocking;
 pub mod cache;
 pub mod conn_limit;
@@ -78,6 +80,8 @@ pub struct ApiState {
     pub events: Arc<dyn UserEvents>,
     /// Cluster operations: raft configuration, join, force-leave.
     pub operator: Arc<dyn Operator>,
+    /// ACL settings, token resolution and the agent's tokens.
+    pub acl: acl::AclApi,
 }
 
 /// The shared handle handlers receive.

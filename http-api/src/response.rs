@@ -1,5 +1,7 @@
 //! Consul's response conventions: headers, JSON encoding and plain-text errors.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use axum::response::IntoResponse;
@@ -20,14 +22,24 @@ pub static X_CONSUL_DEFAULT_ACL_POLICY: HeaderName = HeaderName::from_static("x-
 const TEXT_PLAIN_UTF8: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
 
+/// `acl.default_policy = "deny"` with ACLs enabled (one per process: set at start).
+static DEFAULT_ACL_DENY: AtomicBool = AtomicBool::new(false);
+
+/// Sets what `X-Consul-Default-Acl-Policy` says (`deny` only with ACLs enabled).
+pub fn set_default_acl_policy(deny: bool) {
+    DEFAULT_ACL_DENY.store(deny, Ordering::Relaxed);
+}
+
 /// Adds the headers Consul puts on every `/v1` response.
 pub fn add_common_headers(resp: &mut Response<Body>) {
     let h = resp.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    h.insert(
-        X_CONSUL_DEFAULT_ACL_POLICY.clone(),
-        HeaderValue::from_static("allow"),
-    );
+    let policy = if DEFAULT_ACL_DENY.load(Ordering::Relaxed) {
+        "deny"
+    } else {
+        "allow"
+    };
+    h.insert(X_CONSUL_DEFAULT_ACL_POLICY.clone(), HeaderValue::from_static(policy));
 }
 
 /// Adds the query metadata headers of a blocking-capable read.

@@ -7,6 +7,7 @@ use axum::routing::{delete, get, put, MethodRouter};
 use axum::Router;
 
 use crate::response::{add_common_headers, ApiError};
+use crate::routes::acl::{agent_token, auth, policies, roles, templated, tokens};
 use crate::routes::{agent, catalog, event, health, kv, membership, operator, session, status, txn};
 use crate::SharedState;
 
@@ -53,6 +54,74 @@ async fn redirect_kv() -> Response<Body> {
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     resp
+}
+
+/// `/v1/acl/*` and `/v1/agent/token/:type`.
+fn acl_routes() -> Router<SharedState> {
+    const CRUD: &str = "OPTIONS,GET,PUT,DELETE";
+    const READ_ONLY: &str = "OPTIONS,GET";
+    const PUT_ONLY: &str = "OPTIONS,PUT";
+    const POST_ONLY: &str = "OPTIONS,POST";
+    Router::new()
+        .route("/v1/acl/bootstrap", allow(PUT_ONLY, put(tokens::bootstrap)))
+        .route("/v1/acl/token", allow(PUT_ONLY, put(tokens::create)))
+        .route("/v1/acl/token/self", allow(READ_ONLY, get(tokens::read_self)))
+        .route(
+            "/v1/acl/token/{id}",
+            allow(CRUD, get(tokens::read).put(tokens::update).delete(tokens::delete)),
+        )
+        .route("/v1/acl/token/{id}/clone", allow(PUT_ONLY, put(tokens::clone)))
+        .route("/v1/acl/tokens", allow(READ_ONLY, get(tokens::list)))
+        .route("/v1/acl/policy", allow(PUT_ONLY, put(policies::create)))
+        .route(
+            "/v1/acl/policy/name/{name}",
+            allow(READ_ONLY, get(policies::read_by_name)),
+        )
+        .route(
+            "/v1/acl/policy/{id}",
+            allow(CRUD, get(policies::read).put(policies::update).delete(policies::delete)),
+        )
+        .route("/v1/acl/policies", allow(READ_ONLY, get(policies::list)))
+        .route("/v1/acl/role", allow(PUT_ONLY, put(roles::create)))
+        .route("/v1/acl/role/name/{name}", allow(READ_ONLY, get(roles::read_by_name)))
+        .route(
+            "/v1/acl/role/{id}",
+            allow(CRUD, get(roles::read).put(roles::update).delete(roles::delete)),
+        )
+        .route("/v1/acl/roles", allow(READ_ONLY, get(roles::list)))
+        .route("/v1/acl/auth-method", allow(PUT_ONLY, put(auth::create_method)))
+        .route(
+            "/v1/acl/auth-method/{name}",
+            allow(
+                CRUD,
+                get(auth::read_method)
+                    .put(auth::update_method)
+                    .delete(auth::delete_method),
+            ),
+        )
+        .route("/v1/acl/auth-methods", allow(READ_ONLY, get(auth::list_methods)))
+        .route("/v1/acl/binding-rule", allow(PUT_ONLY, put(auth::create_rule)))
+        .route(
+            "/v1/acl/binding-rule/{id}",
+            allow(
+                CRUD,
+                get(auth::read_rule).put(auth::update_rule).delete(auth::delete_rule),
+            ),
+        )
+        .route("/v1/acl/binding-rules", allow(READ_ONLY, get(auth::list_rules)))
+        .route(
+            "/v1/acl/templated-policies",
+            allow(READ_ONLY, get(templated::list)),
+        )
+        .route(
+            "/v1/acl/templated-policy/name/{*name}",
+            allow(READ_ONLY, get(templated::read)),
+        )
+        .route(
+            "/v1/acl/templated-policy/preview/{*name}",
+            allow(POST_ONLY, axum::routing::post(templated::preview)),
+        )
+        .route("/v1/agent/token/{kind}", allow(PUT_ONLY, put(agent_token::set)))
 }
 
 /// Builds the `/v1` router (plus `/` and, with `-ui`, the web UI).
@@ -205,6 +274,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/v1/event/fire/", allow(PUT_ONLY, put(event::missing_name)))
         .route("/v1/event/fire/{*name}", allow(PUT_ONLY, put(event::fire)))
         .route("/v1/event/list", allow(READ_ONLY, get(event::list)))
+        .merge(acl_routes())
         .route("/v1/kv", get(redirect_kv))
         .route("/v1/kv/", kv_routes())
         .route("/v1/kv/{*key}", kv_routes())

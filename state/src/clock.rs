@@ -35,9 +35,88 @@ pub fn rfc3339_seconds(t: SystemTime) -> String {
     format!("{}Z", date_time(secs))
 }
 
+/// RFC 3339 with nanoseconds, trailing zeros trimmed, as Go's `RFC3339Nano` prints a
+/// UTC time (`2026-11-24T18:31:53.1234Z`).
+pub fn rfc3339_nanos(ns: u64) -> String {
+    let secs = (ns / 1_000_000_000) as i64;
+    let frac = ns % 1_000_000_000;
+    if frac == 0 {
+        return format!("{}Z", date_time(secs));
+    }
+    let digits = format!("{frac:09}");
+    format!("{}.{}Z", date_time(secs), digits.trim_end_matches('0'))
+}
+
+/// Days since 1970-01-01 of a civil date (the inverse of [`civil_from_days`]).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if month > 2 { month - 3 } else { month + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses an RFC 3339 time (`Z` or a `+hh:mm`/`-hh:mm` offset, optional fraction) to Unix
+/// nanoseconds; None if malformed or before 1970.
+pub fn parse_rfc3339_ns(text: &str) -> Option<u64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut frac_ns = 0i64;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits = f.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let padded = format!("{:0<9}", &f[..digits.min(9)]);
+        frac_ns = padded.parse().ok()?;
+        rest = &f[digits..];
+    }
+    let offset_secs = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+            let h: i64 = rest[1..3].parse().ok()?;
+            let m: i64 = rest[4..6].parse().ok()?;
+            let s = h * 3600 + m * 60;
+            if rest.starts_with('-') {
+                -s
+            } else {
+                s
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month as u32, day as u32);
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
+    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(frac_ns as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nanosecond_times_round_trip() {
+        assert_eq!(rfc3339_nanos(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_nanos(1_500_000_000), "1970-01-01T00:00:01.5Z");
+        let t = 1_764_009_113_123_456_789;
+        assert_eq!(parse_rfc3339_ns(&rfc3339_nanos(t)), Some(t));
+        assert_eq!(parse_rfc3339_ns("1970-01-01T01:00:00+01:00"), Some(0));
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
+        for bad in ["", "2020-13-01T00:00:00Z", "2020-01-01 00:00:00Z", "2020-01-01T00:00:00", "1960-01-01T00:00:00Z"] {
+            assert_eq!(parse_rfc3339_ns(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn civil_dates() {

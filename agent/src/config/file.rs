@@ -97,6 +97,8 @@ pub(super) struct PartialConfig {
     pub(super) disable_keyring_file: Option<bool>,
     /// The TLS keys (top level, `tls`, `auto_encrypt`).
     pub(super) tls: super::tls::PartialTls,
+    /// The `acl` block.
+    pub(super) acl: super::acl::PartialAcl,
     /// Settings accepted for compatibility that ask for something rconsul does not do:
     /// (key, what the operator gets instead), warned about at start.
     pub(super) unenforced: Vec<(String, &'static str)>,
@@ -137,6 +139,7 @@ impl PartialConfig {
             dns.soa_refresh; dns.soa_retry; dns.soa_expire; dns.soa_min_ttl;
         );
         self.tls.merge(other.tls);
+        self.acl.merge(other.acl);
         for (name, ttl) in other.dns.service_ttl_ms {
             match self.dns.service_ttl_ms.iter_mut().find(|(n, _)| *n == name) {
                 Some(entry) => entry.1 = ttl,
@@ -428,11 +431,11 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             "telemetry" => {
                 object_val(k, v)?;
             }
-            "acl" | "connect" => {
+            "acl" => super::acl::decode_block(k, v, &mut p.acl, unknown)?,
+            "connect" => {
                 let enabled = object_val(k, v)?.and_then(|m| m.get("enabled"));
                 if enabled.is_some_and(|e| e.as_bool() == Some(true)) {
-                    let what = if k == "acl" { NO_ACLS } else { NO_CONNECT };
-                    p.unenforced.push((format!("{k}.enabled"), what));
+                    p.unenforced.push((format!("{k}.enabled"), NO_CONNECT));
                 }
             }
             "auto_encrypt" | "tls" => {
@@ -467,8 +470,6 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
 
 /// What an operator gets instead of TLS (`verify_*`, `*_file`, `tls`, `auto_encrypt`).
 const NO_TLS: &str = "rconsul does not support TLS yet: HTTP and server RPC traffic is plain text";
-/// What an operator gets instead of ACLs.
-const NO_ACLS: &str = "rconsul does not enforce ACLs yet: every request is allowed";
 /// What an operator gets instead of Connect.
 const NO_CONNECT: &str = "rconsul does not support Connect (service mesh)";
 
@@ -841,7 +842,7 @@ pub(super) fn object_val<'v>(key: &str, v: &'v Value) -> Decoded<Option<&'v Map<
     }
 }
 
-fn duration_val(key: &str, v: &Value) -> Decoded<Option<u64>> {
+pub(super) fn duration_val(key: &str, v: &Value) -> Decoded<Option<u64>> {
     match str_val(key, v)? {
         None => Ok(None),
         Some(s) => parse_duration_ms(&s)

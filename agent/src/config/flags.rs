@@ -550,6 +550,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
     let invalid = ConfigError::Invalid;
     let unenforced = unenforced_settings(&p);
     let tls = super::tls::resolve(&p.tls).map_err(invalid)?;
+    let acl = super::acl::resolve(&p.acl).map_err(invalid)?;
 
     if let Some(v) = p.raft_protocol {
         if v != 3 {
@@ -803,6 +804,7 @@ fn resolve(dev: bool, p: PartialConfig, config_sources: Vec<PathBuf>) -> Result<
         encrypt_verify_outgoing: p.encrypt_verify_outgoing.unwrap_or(true),
         disable_keyring_file: p.disable_keyring_file.unwrap_or(false),
         tls,
+        acl,
         leave_on_terminate: p.leave_on_terminate,
         reconnect_timeout_ms,
         config_sources,

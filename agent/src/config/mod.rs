@@ -202,6 +202,8 @@ pub struct AgentConfig {
     pub encrypt_verify_outgoing: bool,
     /// TLS: `tls { defaults, internal_rpc, https, grpc }` and the older top-level keys.
     pub tls: TlsConfig,
+    /// `acl { ... }`: ACL settings and the agent's configured tokens.
+    pub acl: AclConfig,
     /// `disable_keyring_file`: keep the gossip keyring out of `<data-dir>/serf/local.keyring`.
     pub disable_keyring_file: bool,
     /// `autopilot`: dead-server cleanup settings (servers only).
@@ -231,9 +233,12 @@ pub enum ConfigFormat {
     Hcl,
 }
 
+mod acl;
 mod file;
 mod flags;
 mod tls;
+
+pub use acl::AclConfig;
 
 #[allow(unused_imports)] // used by the TLS listeners to come
 pub use tls::{TlsConfig, TlsProtocolConfig, TlsVersion};

@@ -7,9 +7,12 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use base64::Engine;
 use rconsul_state::store::State as Replicated;
+use rconsul_state::acl::{Kind, Need};
 use rconsul_state::{Command, KvEntry, Table};
 use serde::Serialize;
 
+use crate::acl::caller::mark_filtered;
+use crate::acl::Caller;
 use crate::blocking::{self, QueryResult};
 use crate::query::Params;
 use crate::response::{
@@ -69,6 +72,8 @@ fn missing_key() -> ApiError {
 /// (keys, and values by reference count) and encoded after the lock is released.
 enum Answer {
     NotFound,
+    /// The caller's token lost the permission (or was deleted) while the query waited.
+    Denied,
     Json(Vec<u8>),
     Raw(Vec<u8>),
     Entries(Vec<KvEntry>),
@@ -99,6 +104,7 @@ async fn encode_entries(entries: Vec<KvEntry>, pretty: bool) -> Result<Vec<u8>, 
 /// `GET /v1/kv/<key>` with `?recurse`, `?keys`, `?separator`, `?raw` and blocking.
 pub async fn get(
     State(api): State<SharedState>,
+    caller: Caller,
     uri: Uri,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
@@ -118,7 +124,15 @@ pub async fn get(
         .get("separator")
         .or_else(|| params.get("seperator"))
         .unwrap_or("");
+    if keys || recurse {
+        if api.acl.enable_key_list_policy {
+            caller.require(Kind::Key, &key, Need::List)?;
+        }
+    } else {
+        caller.require(Kind::Key, &key, Need::Read)?;
+    }
     let meta = api.consensus.read_barrier(mode).await?;
+    let mut filtered = false;
 
     let watch = |state: &Replicated| {
         if keys || recurse {
@@ -128,8 +142,20 @@ pub async fn get(
         }
     };
     let result = blocking::run(&api.store, Table::Kvs, opts, watch, |state| {
+        // Re-checked on every wake: a token deleted meanwhile reads nothing.
+        let Some(now) = caller.at(&api, state) else {
+            return QueryResult {
+                index: state.kv.table_index(),
+                value: Answer::Denied,
+            };
+        };
         if keys {
-            let (index, list) = state.kv.keys(&key, separator);
+            let (index, mut list) = state.kv.keys(&key, separator);
+            if now.is_restricted() {
+                let before = list.len();
+                list.retain(|k| now.allows(Kind::Key, k, Need::Read));
+                filtered = list.len() != before;
+            }
             let value = if list.is_empty() && !key.is_empty() {
                 Answer::NotFound
             } else {
@@ -137,7 +163,12 @@ pub async fn get(
             };
             QueryResult { index, value }
         } else if recurse {
-            let (index, list) = state.kv.list(&key);
+            let (index, mut list) = state.kv.list(&key);
+            if now.is_restricted() {
+                let before = list.len();
+                list.retain(|e| now.allows(Kind::Key, &e.key, Need::Read));
+                filtered = list.len() != before;
+            }
             let value = if list.is_empty() {
                 Answer::NotFound
             } else {
@@ -147,6 +178,7 @@ pub async fn get(
         } else {
             let (index, entry) = state.kv.get(&key);
             let value = match entry {
+                _ if !now.allows(Kind::Key, &key, Need::Read) => Answer::Denied,
                 None => Answer::NotFound,
                 Some(e) if raw => Answer::Raw(e.value.to_vec()),
                 Some(e) if pretty => Answer::Json(encode_json(&[DirEntryJson::from(e)], true)),
@@ -158,6 +190,7 @@ pub async fn get(
     .await;
 
     let mut resp = match result.value {
+        Answer::Denied => return Err(caller.denied("key", Need::Read, Some(&key))),
         Answer::NotFound => empty_response(StatusCode::NOT_FOUND),
         Answer::Raw(value) => raw_response(value),
         Answer::Json(body) => json_bytes_response(StatusCode::OK, body),
@@ -166,6 +199,7 @@ pub async fn get(
         }
     };
     add_query_meta(&mut resp, result.index, meta);
+    mark_filtered(&mut resp, filtered);
     Ok(resp)
 }
 
@@ -254,6 +288,7 @@ fn check_lock_session(session: &str) -> Result<(), ApiError> {
 /// `false`.
 pub async fn put(
     State(api): State<SharedState>,
+    caller: Caller,
     uri: Uri,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
@@ -265,6 +300,7 @@ pub async fn put(
     if key.is_empty() {
         return Err(missing_key());
     }
+    caller.require(Kind::Key, &key, Need::Write)?;
     let locking = params.has("acquire") || params.has("release");
     if locking && params.has("cas") || params.has("acquire") && params.has("release") {
         return Err(conflicting(&q));
@@ -324,6 +360,7 @@ pub async fn put(
 /// `DELETE /v1/kv/<key>` with `?recurse`, `?cas`; answers `true` or `false`.
 pub async fn delete(
     State(api): State<SharedState>,
+    caller: Caller,
     uri: Uri,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
@@ -336,6 +373,11 @@ pub async fn delete(
     }
     if key.is_empty() && !recurse {
         return Err(missing_key());
+    }
+    if recurse {
+        caller.require_write_prefix(Kind::Key, &key)?;
+    } else {
+        caller.require(Kind::Key, &key, Need::Write)?;
     }
     let command = if recurse {
         Command::KvDeleteTree { prefix: key }

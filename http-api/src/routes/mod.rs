@@ -1,5 +1,6 @@
 //! Endpoint handlers, one module per endpoint family.
 
+pub mod acl;
 pub mod agent;
 pub mod catalog;
 pub mod event;

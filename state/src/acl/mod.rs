@@ -5,6 +5,7 @@
 //! Enforcement lives with the endpoints (the `http-api` and `dns` crates); this module
 //! answers "may this token do that?" and nothing else.
 
+pub mod agent_tokens;
 pub mod authorizer;
 pub mod model;
 pub mod resolve;
@@ -12,6 +13,7 @@ pub mod rules;
 pub mod table;
 pub mod templated;
 
+pub use agent_tokens::{AgentTokens, TokenSet};
 pub use authorizer::{Authorizer, Need};
 pub use model::{
     AuthMethod, BindingRule, NodeIdentity, Policy, PolicyLink, Role, RoleLink, ServiceIdentity,

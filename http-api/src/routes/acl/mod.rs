@@ -1,0 +1,116 @@
+//! `/v1/acl/*`: tokens, policies, roles, auth methods, binding rules, bootstrap, login,
+//! templated policies; and `/v1/agent/token/:type`.
+//!
+//! Every write is validated against the local ACL tables, proposed through raft as one
+//! [`AclCommand`], and answered from the state once applied. Consul answers most
+//! validation failures of these endpoints with 500; they are the client's mistakes, so
+//! rconsul answers 400 with Consul's text.
+
+pub mod agent_token;
+pub mod auth;
+pub mod links;
+pub mod policies;
+pub mod roles;
+pub mod templated;
+pub mod tokens;
+pub mod views;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Response, StatusCode};
+use rconsul_state::acl::{AclCommand, Global, Need};
+use rconsul_state::{Command, CommandResult};
+use serde::Serialize;
+
+use crate::acl::Caller;
+use crate::decode::{parse_body, Fields};
+use crate::response::{add_query_meta, encode_json, json_bytes_response, ApiError};
+use crate::ApiState;
+
+/// Largest ACL request body accepted (a policy's rules included).
+pub const MAX_BODY: usize = 1 << 20;
+
+/// Consul's 401 for `/v1/acl/*` when ACLs are disabled.
+pub fn ensure_enabled(api: &ApiState) -> Result<(), ApiError> {
+    if api.acl.enabled {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::UNAUTHORIZED, "ACL support disabled"))
+    }
+}
+
+/// `acl:read` (lists and reads).
+pub fn require_read(caller: &Caller) -> Result<(), ApiError> {
+    caller.require_global(Global::Acl, Need::Read)
+}
+
+/// `acl:write` (every change).
+pub fn require_write(caller: &Caller) -> Result<(), ApiError> {
+    caller.require_global(Global::Acl, Need::Write)
+}
+
+/// Reads a JSON object body of at most [`MAX_BODY`] bytes.
+pub async fn read_fields(headers: &HeaderMap, body: Body, context: &str) -> Result<Fields, ApiError> {
+    let too_large = |n: usize| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body({n} bytes) too large, max size: {MAX_BODY} bytes"),
+        )
+    };
+    if let Some(len) = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > MAX_BODY {
+            return Err(too_large(len));
+        }
+    }
+    let bytes = axum::body::to_bytes(body, MAX_BODY + 1)
+        .await
+        .map_err(|_| too_large(MAX_BODY + 1))?;
+    if bytes.len() > MAX_BODY {
+        return Err(too_large(bytes.len()));
+    }
+    Fields::new(parse_body(&bytes)?, context)
+}
+
+/// Proposes an ACL change; a refusal at apply is a 400 with its message.
+pub async fn propose(api: &ApiState, cmd: AclCommand) -> Result<CommandResult, ApiError> {
+    let result = api.consensus.write(Command::Acl(Box::new(cmd))).await?;
+    match result {
+        CommandResult::Failed(why) => Err(ApiError::bad_request(why)),
+        other => Ok(other),
+    }
+}
+
+/// A 200 JSON answer.
+pub fn ok_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Response<Body> {
+    json_bytes_response(StatusCode::OK, encode_json(value, pretty))
+}
+
+/// A 200 JSON answer of a read, with the index headers.
+pub fn read_json<T: Serialize + ?Sized>(api: &ApiState, value: &T, pretty: bool, index: u64) -> Response<Body> {
+    let mut resp = ok_json(value, pretty);
+    let meta = rconsul_state::ReadMeta {
+        known_leader: api.consensus.leader_addr().is_some(),
+        last_contact_ms: 0,
+    };
+    add_query_meta(&mut resp, index, meta);
+    resp
+}
+
+/// A fresh UUID.
+pub fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Whether `id` is a UUID in Consul's sense (36 characters, hex and hyphens).
+pub fn is_uuid(id: &str) -> bool {
+    rconsul_state::session::validate_uuid(id).is_ok()
+}
+
+/// Consul's 404-free "not found" answer for a missing ACL object read by ID: 403 `ACL
+/// not found` (tokens) or a 404 with Consul's text (policies, roles).
+pub fn not_found(what: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, format!("Requested {what} does not exist: ACL not found"))
+}
