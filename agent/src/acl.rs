@@ -10,8 +10,8 @@ use std::time::Duration;
 use rconsul_http_api::acl::AclApi;
 use rconsul_raft::RaftNode;
 use rconsul_state::acl::{
-    AclCommand, AgentTokens, Policy, PolicyLink, Resolver, Token, TokenSet, ANONYMOUS_TOKEN_ID, ANONYMOUS_TOKEN_SECRET,
-    GLOBAL_MANAGEMENT_POLICY_ID, GLOBAL_MANAGEMENT_POLICY_NAME,
+    AclCommand, AgentTokens, Policy, PolicyLink, Resolver, Token, TokenSet, ANONYMOUS_TOKEN_ID,
+    ANONYMOUS_TOKEN_SECRET, GLOBAL_MANAGEMENT_POLICY_ID, GLOBAL_MANAGEMENT_POLICY_NAME,
 };
 use rconsul_state::{Command, CommandResult, Consensus, StateStore};
 use tokio::sync::watch;
@@ -59,12 +59,15 @@ fn tokens_file(data_dir: &Path) -> PathBuf {
 /// token set through the API wins over the config file's after a restart).
 pub fn api_context(cfg: &AclConfig, datacenter: &str, data_dir: Option<&Path>) -> anyhow::Result<AclApi> {
     let mut tokens = cfg.tokens.clone();
-    let persist_to = data_dir.filter(|_| cfg.enabled && cfg.enable_token_persistence).map(tokens_file);
+    let persist_to = data_dir
+        .filter(|_| cfg.enabled && cfg.enable_token_persistence)
+        .map(tokens_file);
     if let Some(path) = &persist_to {
         match std::fs::read(path) {
             Ok(bytes) => {
-                let saved: TokenSet = serde_json::from_slice(&bytes)
-                    .map_err(|e| anyhow::anyhow!("failed to load persisted tokens from {}: {e}", path.display()))?;
+                let saved: TokenSet = serde_json::from_slice(&bytes).map_err(|e| {
+                    anyhow::anyhow!("failed to load persisted tokens from {}: {e}", path.display())
+                })?;
                 tokens.overlay(&saved);
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -134,7 +137,11 @@ fn pending(store: &StateStore, initial_management: &str) -> Vec<AclCommand> {
         }));
     }
     if acl.token(ANONYMOUS_TOKEN_ID).is_none() {
-        let mut anonymous = management_token(ANONYMOUS_TOKEN_ID.into(), ANONYMOUS_TOKEN_SECRET, "Anonymous Token");
+        let mut anonymous = management_token(
+            ANONYMOUS_TOKEN_ID.into(),
+            ANONYMOUS_TOKEN_SECRET,
+            "Anonymous Token",
+        );
         anonymous.policies.clear();
         out.push(AclCommand::TokenSet(anonymous));
     }
@@ -178,7 +185,9 @@ pub async fn run_leader(
         for cmd in pending(&store, &initial_management) {
             let what = match &cmd {
                 AclCommand::PolicySet(_) => "created the global-management policy",
-                AclCommand::TokenSet(t) if t.accessor_id == ANONYMOUS_TOKEN_ID => "created the anonymous token",
+                AclCommand::TokenSet(t) if t.accessor_id == ANONYMOUS_TOKEN_ID => {
+                    "created the anonymous token"
+                }
                 AclCommand::ReapExpired(_) => "reaped expired tokens",
                 _ => "created the initial management token",
             };
@@ -212,7 +221,11 @@ mod tests {
         }
         assert!(pending(&store, "root-secret").is_empty());
         let state = store.read();
-        assert_ne!(state.acl.bootstrap_index(), 0, "initial management consumes the bootstrap");
+        assert_ne!(
+            state.acl.bootstrap_index(),
+            0,
+            "initial management consumes the bootstrap"
+        );
         assert!(state.acl.token_by_secret("root-secret").is_some());
         assert!(state.acl.token_by_secret(ANONYMOUS_TOKEN_SECRET).is_some());
         rconsul_state::acl::rules::parse(GLOBAL_MANAGEMENT_RULES).expect("built-in rules parse");

@@ -259,6 +259,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     let api = Arc::new(ApiState {
         config: ApiConfig {
             datacenter: cfg.datacenter.clone(),
+            node_name: cfg.node_name.clone(),
             pretty_by_default: cfg.dev,
             kv_max_value_size: cfg.kv_max_value_size,
             default_query_time: Duration::from_millis(cfg.default_query_time_ms),
@@ -300,7 +301,8 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     }
     let mut servers = Vec::new();
     // DNS interface: UDP and TCP on every client address, stopped with the other listeners.
-    if let Some(dns) = start_dns(&cfg, &store).await? {
+    let dns_acl = cfg.acl.enabled.then(|| api.acl.tokens.clone());
+    if let Some(dns) = start_dns(&cfg, &store, dns_acl).await? {
         servers.push(tokio::spawn(dns.run_until(stop_rx.clone())));
     }
     if cfg.ports.http >= 0 {
@@ -445,6 +447,7 @@ fn dns_config(cfg: &AgentConfig) -> rconsul_dns::DnsConfig {
 async fn start_dns(
     cfg: &AgentConfig,
     store: &Arc<StateStore>,
+    acl_tokens: Option<Arc<rconsul_state::acl::AgentTokens>>,
 ) -> anyhow::Result<Option<rconsul_dns::DnsServer>> {
     if cfg.ports.dns < 0 {
         return Ok(None);
@@ -456,7 +459,11 @@ async fn start_dns(
         udp.push(u);
         tcp.push(t);
     }
-    let server = rconsul_dns::DnsServer::start(dns_config(cfg), store.clone(), udp, tcp).await?;
+    let acl = acl_tokens.map(|tokens| rconsul_dns::DnsAcl {
+        resolver: rconsul_state::acl::Resolver::new(cfg.acl.default_allow, &cfg.datacenter),
+        tokens,
+    });
+    let server = rconsul_dns::DnsServer::start(dns_config(cfg), store.clone(), udp, tcp, acl).await?;
     for addr in server.udp_addrs() {
         tracing::info!(target: "agent", "Started DNS server: address={addr} network=udp");
     }

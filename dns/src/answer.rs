@@ -234,11 +234,13 @@ pub(crate) fn service(
     service: &str,
     tag: Option<&str>,
     dc: Option<&str>,
+    node_visible: &dyn Fn(&str) -> bool,
 ) -> Result<Records, Miss> {
     if !local_dc(ctx.cfg, dc) {
         return Err(Miss::NotFound);
     }
     let mut instances = healthy_instances(cat, service, tag, ctx.cfg.only_passing);
+    instances.retain(|i| node_visible(&i.node.node));
     if instances.is_empty() {
         return Err(Miss::NotFound);
     }

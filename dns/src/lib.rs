@@ -26,7 +26,7 @@ mod wire;
 
 pub use config::{parse_recursor, DnsConfig, SoaConfig};
 pub use hickory_server::proto;
-pub use responder::{Action, Responder};
+pub use responder::{Action, DnsAcl, Responder};
 pub use server::{bind, DnsServer};
 pub use trim::Transport;
 

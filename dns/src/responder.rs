@@ -8,6 +8,7 @@ use hickory_server::proto::op::{Edns, Message, Metadata, Query, ResponseCode};
 use hickory_server::proto::rr::rdata::opt::{EdnsCode, EdnsOption};
 use hickory_server::proto::rr::rdata::PTR;
 use hickory_server::proto::rr::{RData, Record, RecordType};
+use rconsul_state::acl::{AgentTokens, Kind, Need, Resolved, Resolver};
 use rconsul_state::StateStore;
 
 use crate::answer::{self, Ctx, Miss, Records};
@@ -38,6 +39,17 @@ pub struct Responder {
     domain_labels: Vec<Vec<String>>,
     /// Cached answers for service A/AAAA questions.
     fast: FastPath,
+    /// With ACLs enabled: answers show only what the agent's default token may read.
+    acl: Option<DnsAcl>,
+}
+
+/// What DNS needs for ACLs: Consul answers DNS with the agent's default token (or the
+/// anonymous token), so a service that token cannot read does not exist in DNS.
+pub struct DnsAcl {
+    /// Token resolution (with `acl.default_policy`).
+    pub resolver: Resolver,
+    /// The agent's tokens (`default` is the one DNS uses).
+    pub tokens: Arc<AgentTokens>,
 }
 
 /// RCODE values used in hand-built headers.
@@ -61,7 +73,28 @@ impl Responder {
             domains,
             domain_labels,
             fast: FastPath::default(),
+            acl: None,
         }
+    }
+
+    /// Enforces ACLs with the agent's default token.
+    pub fn with_acl(mut self, acl: DnsAcl) -> Self {
+        self.acl = Some(acl);
+        self
+    }
+
+    /// The default token's authorizer, or None when ACLs are off (everything visible).
+    /// An unknown default token sees nothing.
+    fn authorizer(&self, state: &rconsul_state::store::State) -> Option<Arc<Resolved>> {
+        let acl = self.acl.as_ref()?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let secret = acl.tokens.default_token();
+        Some(match acl.resolver.resolve(&state.acl, &secret, now) {
+            Ok(r) => r,
+            Err(_) => Arc::new(Resolved::nothing()),
+        })
     }
 
     /// The configuration.
@@ -71,8 +104,11 @@ impl Responder {
 
     /// Handles one request received over `transport`.
     pub fn handle_packet(&self, packet: &[u8], transport: Transport) -> Action {
-        if let Some(bytes) = self.fast_answer(packet, transport) {
-            return Action::Reply(bytes);
+        // The cached path knows nothing of ACLs: with them on, every answer is built.
+        if self.acl.is_none() {
+            if let Some(bytes) = self.fast_answer(packet, transport) {
+                return Action::Reply(bytes);
+            }
         }
         self.handle_packet_general(packet, transport)
     }
@@ -214,10 +250,33 @@ impl Responder {
         match parse_lookup(labels, ctx.qtype == RecordType::SRV) {
             Lookup::Service { service, tag, dc } => {
                 let state = self.store.read();
-                answer::service(&state.catalog, ctx, &service, tag.as_deref(), dc.as_deref())
+                let authz = self.authorizer(&state);
+                if let Some(a) = &authz {
+                    if !a.authz.allows(Kind::Service, &service, Need::Read) {
+                        return Err(Miss::NotFound);
+                    }
+                }
+                let node_ok = |node: &str| {
+                    authz
+                        .as_ref()
+                        .is_none_or(|a| a.authz.allows(Kind::Node, node, Need::Read))
+                };
+                answer::service(
+                    &state.catalog,
+                    ctx,
+                    &service,
+                    tag.as_deref(),
+                    dc.as_deref(),
+                    &node_ok,
+                )
             }
             Lookup::Node { node, dc } => {
                 let state = self.store.read();
+                if let Some(a) = self.authorizer(&state) {
+                    if !a.authz.allows(Kind::Node, &node, Need::Read) {
+                        return Err(Miss::NotFound);
+                    }
+                }
                 answer::node(&state.catalog, ctx, &node, dc.as_deref())
             }
             Lookup::Addr { hex } => match decode_addr(&hex) {

@@ -49,8 +49,13 @@ impl DnsServer {
         store: Arc<StateStore>,
         udp: Vec<UdpSocket>,
         tcp: Vec<TcpListener>,
+        acl: Option<crate::responder::DnsAcl>,
     ) -> Result<DnsServer, DnsError> {
-        let responder = Arc::new(Responder::new(config, store));
+        let mut responder = Responder::new(config, store);
+        if let Some(acl) = acl {
+            responder = responder.with_acl(acl);
+        }
+        let responder = Arc::new(responder);
         let mut tasks = Vec::new();
         let mut udp_addrs = Vec::new();
         let mut tcp_addrs = Vec::new();

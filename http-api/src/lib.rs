@@ -39,6 +39,8 @@ use rconsul_state::{Consensus, StateStore};
 pub struct ApiConfig {
     /// This agent's datacenter; any other `?dc=` is answered `No path to datacenter`.
     pub datacenter: String,
+    /// This agent's node name (`agent:*` and `node:*` rules about itself).
+    pub node_name: String,
     /// Pretty-print every JSON body (Consul does in `-dev` mode).
     pub pretty_by_default: bool,
     /// Largest accepted KV value (`kv_max_value_size`).
@@ -55,6 +57,7 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             datacenter: "dc1".into(),
+            node_name: String::new(),
             pretty_by_default: false,
             kv_max_value_size: 512 * 1024,
             default_query_time: Duration::from_secs(300),

@@ -39,7 +39,10 @@ pub fn add_common_headers(resp: &mut Response<Body>) {
     } else {
         "allow"
     };
-    h.insert(X_CONSUL_DEFAULT_ACL_POLICY.clone(), HeaderValue::from_static(policy));
+    h.insert(
+        X_CONSUL_DEFAULT_ACL_POLICY.clone(),
+        HeaderValue::from_static(policy),
+    );
 }
 
 /// Adds the query metadata headers of a blocking-capable read.

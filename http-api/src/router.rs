@@ -79,11 +79,17 @@ fn acl_routes() -> Router<SharedState> {
         )
         .route(
             "/v1/acl/policy/{id}",
-            allow(CRUD, get(policies::read).put(policies::update).delete(policies::delete)),
+            allow(
+                CRUD,
+                get(policies::read).put(policies::update).delete(policies::delete),
+            ),
         )
         .route("/v1/acl/policies", allow(READ_ONLY, get(policies::list)))
         .route("/v1/acl/role", allow(PUT_ONLY, put(roles::create)))
-        .route("/v1/acl/role/name/{name}", allow(READ_ONLY, get(roles::read_by_name)))
+        .route(
+            "/v1/acl/role/name/{name}",
+            allow(READ_ONLY, get(roles::read_by_name)),
+        )
         .route(
             "/v1/acl/role/{id}",
             allow(CRUD, get(roles::read).put(roles::update).delete(roles::delete)),
@@ -105,7 +111,9 @@ fn acl_routes() -> Router<SharedState> {
             "/v1/acl/binding-rule/{id}",
             allow(
                 CRUD,
-                get(auth::read_rule).put(auth::update_rule).delete(auth::delete_rule),
+                get(auth::read_rule)
+                    .put(auth::update_rule)
+                    .delete(auth::delete_rule),
             ),
         )
         .route("/v1/acl/binding-rules", allow(READ_ONLY, get(auth::list_rules)))

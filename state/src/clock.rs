@@ -62,7 +62,13 @@ pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
 /// nanoseconds; None if malformed or before 1970.
 pub fn parse_rfc3339_ns(text: &str) -> Option<u64> {
     let b = text.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
@@ -98,7 +104,10 @@ pub fn parse_rfc3339_ns(text: &str) -> Option<u64> {
     };
     let days = days_from_civil(year, month as u32, day as u32);
     let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
-    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(frac_ns as u64)
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(frac_ns as u64)
 }
 
 #[cfg(test)]
@@ -113,7 +122,13 @@ mod tests {
         assert_eq!(parse_rfc3339_ns(&rfc3339_nanos(t)), Some(t));
         assert_eq!(parse_rfc3339_ns("1970-01-01T01:00:00+01:00"), Some(0));
         assert_eq!(days_from_civil(2000, 2, 29), 11_016);
-        for bad in ["", "2020-13-01T00:00:00Z", "2020-01-01 00:00:00Z", "2020-01-01T00:00:00", "1960-01-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "2020-13-01T00:00:00Z",
+            "2020-01-01 00:00:00Z",
+            "2020-01-01T00:00:00",
+            "1960-01-01T00:00:00Z",
+        ] {
             assert_eq!(parse_rfc3339_ns(bad), None, "{bad}");
         }
     }

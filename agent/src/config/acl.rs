@@ -91,7 +91,12 @@ impl Default for AclConfig {
 }
 
 /// Reads one `acl` block.
-pub(super) fn decode_block(key: &str, v: &Value, p: &mut PartialAcl, unknown: &mut Vec<String>) -> Result<(), String> {
+pub(super) fn decode_block(
+    key: &str,
+    v: &Value,
+    p: &mut PartialAcl,
+    unknown: &mut Vec<String>,
+) -> Result<(), String> {
     let Some(m) = object_val(key, v)? else {
         return Ok(());
     };
@@ -104,15 +109,21 @@ pub(super) fn decode_block(key: &str, v: &Value, p: &mut PartialAcl, unknown: &m
             "enable_token_persistence" => {
                 p.enable_token_persistence = bool_val(&k, v)?.or(p.enable_token_persistence)
             }
-            "enable_key_list_policy" => p.enable_key_list_policy = bool_val(&k, v)?.or(p.enable_key_list_policy),
+            "enable_key_list_policy" => {
+                p.enable_key_list_policy = bool_val(&k, v)?.or(p.enable_key_list_policy)
+            }
             "token_ttl" | "policy_ttl" | "role_ttl" => {
                 let d = duration_val(&k, v)?;
                 if sub == "token_ttl" {
                     p.token_ttl_ms = d.or(p.token_ttl_ms);
                 }
             }
-            "token_min_expiration_ttl" => p.token_min_expiration_ttl_ms = duration_val(&k, v)?.or(p.token_min_expiration_ttl_ms),
-            "token_max_expiration_ttl" => p.token_max_expiration_ttl_ms = duration_val(&k, v)?.or(p.token_max_expiration_ttl_ms),
+            "token_min_expiration_ttl" => {
+                p.token_min_expiration_ttl_ms = duration_val(&k, v)?.or(p.token_min_expiration_ttl_ms)
+            }
+            "token_max_expiration_ttl" => {
+                p.token_max_expiration_ttl_ms = duration_val(&k, v)?.or(p.token_max_expiration_ttl_ms)
+            }
             "enable_token_replication" => {
                 bool_val(&k, v)?;
             }
@@ -153,10 +164,17 @@ pub(super) fn resolve(p: &PartialAcl) -> Result<AclConfig, String> {
     let default_allow = match p.default_policy.as_deref() {
         None | Some("allow") => true,
         Some("deny") => false,
-        Some(other) => return Err(format!("acl.default_policy must be one of 'allow' or 'deny', got {other:?}")),
+        Some(other) => {
+            return Err(format!(
+                "acl.default_policy must be one of 'allow' or 'deny', got {other:?}"
+            ))
+        }
     };
     let down_policy = p.down_policy.clone().unwrap_or(d.down_policy);
-    if !matches!(down_policy.as_str(), "allow" | "deny" | "extend-cache" | "async-cache") {
+    if !matches!(
+        down_policy.as_str(),
+        "allow" | "deny" | "extend-cache" | "async-cache"
+    ) {
         return Err(format!(
             "acl.down_policy must be one of 'allow', 'deny', 'extend-cache' or 'async-cache', got {down_policy:?}"
         ));
@@ -208,19 +226,26 @@ mod tests {
         assert_eq!(c.tokens.agent_recovery, "r");
         assert_eq!((c.tokens.agent.as_str(), c.tokens.default.as_str()), ("a", "d"));
         let c = decode(r#"{"tokens": {"initial_management": "n", "agent_recovery": "r2"}}"#).unwrap();
-        assert_eq!((c.initial_management.as_str(), c.tokens.agent_recovery.as_str()), ("n", "r2"));
+        assert_eq!(
+            (c.initial_management.as_str(), c.tokens.agent_recovery.as_str()),
+            ("n", "r2")
+        );
         assert!(!c.enabled && c.default_allow);
     }
 
     #[test]
     fn bad_values_are_refused() {
-        assert!(decode(r#"{"default_policy": "maybe"}"#).unwrap_err().contains("acl.default_policy"));
+        assert!(decode(r#"{"default_policy": "maybe"}"#)
+            .unwrap_err()
+            .contains("acl.default_policy"));
         assert!(decode(r#"{"down_policy": "x"}"#).is_err());
         assert!(decode(r#"{"enabled": "yes"}"#).is_err());
         assert!(decode(r#"{"bogus": 1}"#).unwrap_err().contains("acl.bogus"));
         assert!(decode(r#"{"token_min_expiration_ttl": "1h", "token_max_expiration_ttl": "1m"}"#).is_err());
         assert_eq!(
-            decode(r#"{"token_min_expiration_ttl": "1s"}"#).unwrap().token_min_expiration_ttl,
+            decode(r#"{"token_min_expiration_ttl": "1s"}"#)
+                .unwrap()
+                .token_min_expiration_ttl,
             Duration::from_secs(1)
         );
     }

@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Response, StatusCode};
-use axum::body::Body;
 use rconsul_state::acl::{Global, Kind, Need, Resolved, ANONYMOUS_TOKEN_ID};
 use rconsul_state::store::State;
 
@@ -45,7 +45,11 @@ impl Caller {
     /// Resolves the token of a request (`?token`, `X-Consul-Token`, bearer; else the
     /// agent's default token; else anonymous). An unknown or expired token is Consul's
     /// 403 `ACL not found`.
-    pub fn from_request(api: &ApiState, headers: &axum::http::HeaderMap, query: Option<&str>) -> Result<Self, ApiError> {
+    pub fn from_request(
+        api: &ApiState,
+        headers: &axum::http::HeaderMap,
+        query: Option<&str>,
+    ) -> Result<Self, ApiError> {
         if !api.acl.enabled {
             return Ok(Caller::unrestricted());
         }
@@ -107,12 +111,16 @@ impl Caller {
 
     /// Whether `need` on `kind` `name` is allowed.
     pub fn allows(&self, kind: Kind, name: &str, need: Need) -> bool {
-        self.resolved.as_ref().is_none_or(|r| r.authz.allows(kind, name, need))
+        self.resolved
+            .as_ref()
+            .is_none_or(|r| r.authz.allows(kind, name, need))
     }
 
     /// Whether `need` on a global resource is allowed.
     pub fn allows_global(&self, global: Global, need: Need) -> bool {
-        self.resolved.as_ref().is_none_or(|r| r.authz.allows_global(global, need))
+        self.resolved
+            .as_ref()
+            .is_none_or(|r| r.authz.allows_global(global, need))
     }
 
     /// Whether the caller holds the management policy (or ACLs are off).
@@ -130,7 +138,11 @@ impl Caller {
 
     /// Requires write on everything under `prefix` (recursive KV delete).
     pub fn require_write_prefix(&self, kind: Kind, prefix: &str) -> Result<(), ApiError> {
-        if self.resolved.as_ref().is_none_or(|r| r.authz.allows_write_prefix(kind, prefix)) {
+        if self
+            .resolved
+            .as_ref()
+            .is_none_or(|r| r.authz.allows_write_prefix(kind, prefix))
+        {
             return Ok(());
         }
         Err(self.denied(kind.word(), Need::Write, Some(prefix)))

@@ -5,11 +5,15 @@ use std::collections::BTreeMap;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderName, HeaderValue, Response, StatusCode};
+use axum::response::IntoResponse;
+use rconsul_state::acl::{Kind, Need};
 use rconsul_state::agent::{AgentError, CheckDefinition, ServiceDefinition};
 use rconsul_state::catalog::{HealthCheck, Service};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use crate::acl::caller::mark_filtered;
+use crate::acl::Caller;
 use crate::decode::{parse_body, Fields};
 use crate::query::Params;
 use crate::response::{add_common_headers, json_response, ApiError};
@@ -208,9 +212,41 @@ fn ok_empty() -> Response<Body> {
 }
 
 /// `GET /v1/agent/self`.
-pub async fn agent_self(State(api): State<SharedState>, RawQuery(q): RawQuery) -> Response<Body> {
+pub async fn agent_self(
+    State(api): State<SharedState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response<Body>, ApiError> {
+    caller.require(Kind::Agent, &api.config.node_name, Need::Read)?;
     let params = Params::parse(q.as_deref());
-    json_response(&api.agent.self_json(), params.pretty(&api.config))
+    Ok(json_response(&api.agent.self_json(), params.pretty(&api.config)))
+}
+
+/// The service name of the local service `id`, if registered.
+fn local_service_name(api: &SharedState, id: &str) -> Option<String> {
+    api.agent
+        .services()
+        .into_iter()
+        .find(|s| s.id == id)
+        .map(|s| s.service)
+}
+
+/// Consul's rule for a local check: `service:write` on its service, else `node:write`.
+fn require_check_write(api: &SharedState, caller: &Caller, check_id: &str) -> Result<(), ApiError> {
+    if !caller.is_restricted() {
+        return Ok(());
+    }
+    let owner = api
+        .agent
+        .checks()
+        .into_iter()
+        .find(|c| c.check_id == check_id)
+        .map(|c| c.service_name)
+        .filter(|s| !s.is_empty());
+    match owner {
+        Some(service) => caller.require(Kind::Service, &service, Need::Write),
+        None => caller.require(Kind::Node, &api.config.node_name, Need::Write),
+    }
 }
 
 #[derive(Serialize)]
@@ -232,6 +268,7 @@ struct MemberJson<'a> {
 /// `GET /v1/agent/members`.
 pub async fn members(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
@@ -241,8 +278,11 @@ pub async fn members(
         }
     }
     let members = api.agent.members();
-    let json: Vec<MemberJson<'_>> = members
+    let visible = members
         .iter()
+        .filter(|m| caller.allows(Kind::Node, &m.name, Need::Read));
+    let filtered = visible.clone().count() != members.len();
+    let json: Vec<MemberJson<'_>> = visible
         .map(|m| MemberJson {
             name: &m.name,
             addr: &m.addr,
@@ -257,28 +297,40 @@ pub async fn members(
             delegate_cur: 4,
         })
         .collect();
-    Ok(json_response(&json, params.pretty(&api.config)))
+    let mut resp = json_response(&json, params.pretty(&api.config));
+    mark_filtered(&mut resp, filtered);
+    Ok(resp)
 }
 
 /// `GET /v1/agent/services`.
 pub async fn services(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let (params, filter) = read_params(&api, &q)?;
     let services = api.agent.services();
     let dc = api.config.datacenter.as_str();
+    let mut filtered = false;
     let json: BTreeMap<&str, AgentServiceJson<'_>> = services
         .iter()
+        .filter(|s| {
+            let ok = caller.allows(Kind::Service, &s.service, Need::Read);
+            filtered |= !ok;
+            ok
+        })
         .map(|s| (s.id.as_str(), AgentServiceJson::new(s, dc)))
         .filter(|(_, j)| keep(&filter, j))
         .collect();
-    Ok(json_response(&json, params.pretty(&api.config)))
+    let mut resp = json_response(&json, params.pretty(&api.config));
+    mark_filtered(&mut resp, filtered);
+    Ok(resp)
 }
 
 /// `GET /v1/agent/service/<id>`.
 pub async fn service(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
@@ -288,6 +340,7 @@ pub async fn service(
         .iter()
         .find(|s| s.id == id)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("unknown service ID: {id}")))?;
+    caller.require(Kind::Service, &svc.service, Need::Read)?;
     Ok(json_response(
         &AgentServiceJson::new(svc, &api.config.datacenter),
         params.pretty(&api.config),
@@ -297,26 +350,45 @@ pub async fn service(
 /// `GET /v1/agent/checks`.
 pub async fn checks(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let (params, filter) = read_params(&api, &q)?;
     let checks = api.agent.checks();
+    let mut filtered = false;
     let json: BTreeMap<&str, HealthCheckJson<'_>> = checks
         .iter()
+        .filter(|c| {
+            let ok = if c.service_name.is_empty() {
+                caller.allows(Kind::Node, &c.node, Need::Read)
+            } else {
+                caller.allows(Kind::Service, &c.service_name, Need::Read)
+            };
+            filtered |= !ok;
+            ok
+        })
         .map(|c| (c.check_id.as_str(), HealthCheckJson::from(c)))
         .filter(|(_, j)| keep(&filter, j))
         .collect();
-    Ok(json_response(&json, params.pretty(&api.config)))
+    let mut resp = json_response(&json, params.pretty(&api.config));
+    mark_filtered(&mut resp, filtered);
+    Ok(resp)
 }
 
 /// `PUT /v1/agent/service/register`.
 pub async fn register_service(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     let def = service_definition(parse_body(&body)?)?;
+    caller.require(Kind::Service, &def.service.service, Need::Write)?;
+    if let Some(old) = local_service_name(&api, &def.service.id).filter(|n| *n != def.service.service) {
+        // Re-registering an ID under another name replaces that service too.
+        caller.require(Kind::Service, &old, Need::Write)?;
+    }
     let replace = params.has("replace-existing-checks")
         && !matches!(params.get("replace-existing-checks"), Some("false") | Some("0"));
     api.agent.register_service(def, replace)?;
@@ -326,15 +398,27 @@ pub async fn register_service(
 /// `PUT /v1/agent/service/deregister/<id>`.
 pub async fn deregister_service(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response<Body>, ApiError> {
+    if let Some(name) = local_service_name(&api, &id) {
+        caller.require(Kind::Service, &name, Need::Write)?;
+    }
     api.agent.deregister_service(&id)?;
     Ok(ok_empty())
 }
 
 /// `PUT /v1/agent/check/register`.
-pub async fn register_check(State(api): State<SharedState>, body: Bytes) -> Result<Response<Body>, ApiError> {
+pub async fn register_check(
+    State(api): State<SharedState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response<Body>, ApiError> {
     let def = check_definition(Fields::new(parse_body(&body)?, "CheckDefinition")?)?;
+    match local_service_name(&api, &def.service_id).filter(|_| !def.service_id.is_empty()) {
+        Some(service) => caller.require(Kind::Service, &service, Need::Write)?,
+        None => caller.require(Kind::Node, &api.config.node_name, Need::Write)?,
+    }
     api.agent.register_check(def)?;
     Ok(ok_empty())
 }
@@ -342,18 +426,22 @@ pub async fn register_check(State(api): State<SharedState>, body: Bytes) -> Resu
 /// `PUT /v1/agent/check/deregister/<id>`.
 pub async fn deregister_check(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response<Body>, ApiError> {
+    require_check_write(&api, &caller, &id)?;
     api.agent.deregister_check(&id)?;
     Ok(ok_empty())
 }
 
 async fn ttl(
     api: SharedState,
+    caller: Caller,
     id: String,
     status: &str,
     q: Option<String>,
 ) -> Result<Response<Body>, ApiError> {
+    require_check_write(&api, &caller, &id)?;
     let params = Params::parse(q.as_deref());
     let note = params.get("note").unwrap_or("");
     api.agent.update_ttl(&id, status, note)?;
@@ -363,36 +451,41 @@ async fn ttl(
 /// `PUT /v1/agent/check/pass/<id>`.
 pub async fn check_pass(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ttl(api, id, "passing", q).await
+    ttl(api, caller, id, "passing", q).await
 }
 
 /// `PUT /v1/agent/check/warn/<id>`.
 pub async fn check_warn(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ttl(api, id, "warning", q).await
+    ttl(api, caller, id, "warning", q).await
 }
 
 /// `PUT /v1/agent/check/fail/<id>`.
 pub async fn check_fail(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ttl(api, id, "critical", q).await
+    ttl(api, caller, id, "critical", q).await
 }
 
 /// `PUT /v1/agent/check/update/<id>` with `{"Status": ..., "Output": ...}`.
 pub async fn check_update(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
+    require_check_write(&api, &caller, &id)?;
     let mut f = Fields::new(parse_body(&body)?, "checkUpdate")?;
     let status = f.string("Status")?.unwrap_or_default();
     let output = f.string("Output")?.unwrap_or_default();
@@ -422,9 +515,13 @@ fn maintenance_params(q: &Option<String>) -> Result<(bool, String), ApiError> {
 /// `PUT /v1/agent/service/maintenance/<id>?enable=&reason=`.
 pub async fn service_maintenance(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
+    if let Some(name) = local_service_name(&api, &id) {
+        caller.require(Kind::Service, &name, Need::Write)?;
+    }
     let (enable, reason) = maintenance_params(&q)?;
     api.agent.service_maintenance(&id, enable, &reason)?;
     Ok(ok_empty())
@@ -433,27 +530,38 @@ pub async fn service_maintenance(
 /// `PUT /v1/agent/maintenance?enable=&reason=`.
 pub async fn node_maintenance(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
+    caller.require(Kind::Node, &api.config.node_name, Need::Write)?;
     let (enable, reason) = maintenance_params(&q)?;
     api.agent.node_maintenance(enable, &reason);
     Ok(ok_empty())
 }
 
 /// `PUT /v1/agent/reload`.
-pub async fn reload(State(api): State<SharedState>) -> Result<Response<Body>, ApiError> {
+pub async fn reload(State(api): State<SharedState>, caller: Caller) -> Result<Response<Body>, ApiError> {
+    caller.require(Kind::Agent, &api.config.node_name, Need::Write)?;
     api.agent.reload()?;
     Ok(ok_empty())
 }
 
 /// `PUT /v1/agent/leave`: answers, then the agent shuts down.
-pub async fn leave(State(api): State<SharedState>) -> Response<Body> {
+pub async fn leave(State(api): State<SharedState>, caller: Caller) -> Result<Response<Body>, ApiError> {
+    caller.require(Kind::Agent, &api.config.node_name, Need::Write)?;
     api.agent.leave();
-    ok_empty()
+    Ok(ok_empty())
 }
 
 /// `GET /v1/agent/metrics` (`?format=prometheus` for the text format).
-pub async fn metrics(State(api): State<SharedState>, RawQuery(q): RawQuery) -> Response<Body> {
+pub async fn metrics(
+    State(api): State<SharedState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Response<Body> {
+    if let Err(e) = caller.require(Kind::Agent, &api.config.node_name, Need::Read) {
+        return e.into_response();
+    }
     let params = Params::parse(q.as_deref());
     if params.get("format") == Some("prometheus") {
         let mut resp = Response::new(Body::from(api.agent.metrics_prometheus()));
@@ -523,9 +631,15 @@ fn instance_checks<'a>(checks: &'a [HealthCheck], service_id: &str) -> Vec<&'a H
 /// `GET /v1/agent/health/service/id/<id>`: 200/429/503 by aggregated status.
 pub async fn health_by_id(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
+    if let Some(name) = local_service_name(&api, &id) {
+        if let Err(e) = caller.require(Kind::Service, &name, Need::Read) {
+            return e.into_response();
+        }
+    }
     let params = Params::parse(q.as_deref());
     let text = params.get("format") == Some("text");
     let pretty = params.pretty(&api.config);
@@ -559,9 +673,13 @@ pub async fn health_by_id(
 /// `GET /v1/agent/health/service/name/<name>`: every instance; worst status wins.
 pub async fn health_by_name(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Response<Body> {
+    if let Err(e) = caller.require(Kind::Service, &name, Need::Read) {
+        return e.into_response();
+    }
     let params = Params::parse(q.as_deref());
     let text = params.get("format") == Some("text");
     let pretty = params.pretty(&api.config);

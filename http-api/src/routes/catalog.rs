@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Response;
+use rconsul_state::acl::{Kind, Need};
 use rconsul_state::catalog::{
     DeregisterRequest, HealthCheck, Node, RegisterRequest, Service, ServiceAddress, Weights,
 };
 use rconsul_state::{Command, CommandResult, Table};
 use serde::Serialize;
 
+use crate::acl::Caller;
 use crate::blocking::{self, QueryResult};
 use crate::decode::{parse_body, Fields};
 use crate::query::Params;
@@ -211,14 +213,108 @@ fn result_to_response(result: CommandResult, pretty: bool) -> Result<Response<Bo
     }
 }
 
+/// Consul's checks for a catalog registration: `node:write` on the node unless only a
+/// service is added to an unchanged node, `service:write` on the service and on the
+/// service of every check.
+fn authorize_register(api: &SharedState, caller: &Caller, req: &RegisterRequest) -> Result<(), ApiError> {
+    if !caller.is_restricted() {
+        return Ok(());
+    }
+    let node_changes = {
+        let state = api.store.read();
+        match state.catalog.node(&req.node.node) {
+            None => true,
+            Some(n) => {
+                !req.skip_node_update
+                    && (n.address != req.node.address
+                        || n.meta != req.node.meta
+                        || n.tagged_addresses != req.node.tagged_addresses)
+            }
+        }
+    };
+    if node_changes {
+        caller.require(Kind::Node, &req.node.node, Need::Write)?;
+    }
+    if let Some(svc) = &req.service {
+        caller.require(Kind::Service, &svc.service, Need::Write)?;
+    }
+    for check in &req.checks {
+        if check.service_id.is_empty() {
+            caller.require(Kind::Node, &req.node.node, Need::Write)?;
+        } else {
+            let stored: Option<String> = {
+                let state = api.store.read();
+                let found = state
+                    .catalog
+                    .node_services(&req.node.node)
+                    .find(|s| s.id == check.service_id)
+                    .map(|s| s.service.clone());
+                found
+            };
+            let service = stored
+                .or_else(|| {
+                    req.service
+                        .as_ref()
+                        .filter(|s| s.id == check.service_id)
+                        .map(|s| s.service.clone())
+                })
+                .unwrap_or_else(|| check.service_name.clone());
+            caller.require(Kind::Service, &service, Need::Write)?;
+        }
+    }
+    Ok(())
+}
+
+/// `node:write` to remove a node or a node check, `service:write` for a service or its check.
+fn authorize_deregister(
+    api: &SharedState,
+    caller: &Caller,
+    node: &str,
+    service_id: Option<&str>,
+    check_id: Option<&str>,
+) -> Result<(), ApiError> {
+    if !caller.is_restricted() {
+        return Ok(());
+    }
+    let state = api.store.read();
+    let service_of = |id: &str| {
+        state
+            .catalog
+            .node_services(node)
+            .find(|s| s.id == id)
+            .map(|s| s.service.clone())
+    };
+    match (service_id, check_id) {
+        (Some(id), _) => match service_of(id) {
+            Some(name) => caller.require(Kind::Service, &name, Need::Write),
+            None => caller.require(Kind::Node, node, Need::Write),
+        },
+        (None, Some(check)) => {
+            let owner = state
+                .catalog
+                .node_checks(node)
+                .find(|c| c.check_id == check)
+                .map(|c| c.service_name.clone())
+                .filter(|s| !s.is_empty());
+            match owner {
+                Some(name) => caller.require(Kind::Service, &name, Need::Write),
+                None => caller.require(Kind::Node, node, Need::Write),
+            }
+        }
+        (None, None) => caller.require(Kind::Node, node, Need::Write),
+    }
+}
+
 /// `PUT /v1/catalog/register`.
 pub async fn register(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     let req = register_request(&body, &api.config.datacenter)?;
+    authorize_register(&api, &caller, &req)?;
     let result = api
         .consensus
         .write(Command::CatalogRegister(Box::new(req)))
@@ -229,6 +325,7 @@ pub async fn register(
 /// `PUT /v1/catalog/deregister`.
 pub async fn deregister(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
@@ -242,6 +339,7 @@ pub async fn deregister(
     if node.is_empty() {
         return Err(ApiError::bad_request("Must provide node"));
     }
+    authorize_deregister(&api, &caller, &node, service_id.as_deref(), check_id.as_deref())?;
     let result = api
         .consensus
         .write(Command::CatalogDeregister(DeregisterRequest {
@@ -262,9 +360,10 @@ pub async fn datacenters(State(api): State<SharedState>, RawQuery(q): RawQuery) 
 /// `GET /v1/catalog/nodes`.
 pub async fn nodes(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let read = Read::begin(&api, q.as_deref()).await?;
+    let read = Read::begin(&api, caller, q.as_deref()).await?;
     let resp = read
         .answer(
             &api.store,
@@ -274,6 +373,7 @@ pub async fn nodes(
                     .catalog
                     .nodes()
                     .filter(|n| read.node_meta_matches(&n.meta))
+                    .filter(|n| read.sees_node(&n.node))
                     .map(NodeJson::from)
                     .filter(|n| read.keep(n))
                     .collect();
@@ -287,9 +387,10 @@ pub async fn nodes(
 /// `GET /v1/catalog/services`: names with the union of their tags.
 pub async fn services(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let read = Read::begin(&api, q.as_deref()).await?;
+    let read = Read::begin(&api, caller, q.as_deref()).await?;
     let result = blocking::run(
         &api.store,
         Table::Catalog,
@@ -303,6 +404,9 @@ pub async fn services(
                     .node(node)
                     .is_some_and(|n| read.node_meta_matches(&n.meta));
                 if !node_ok || (read.filter.is_some() && !read.keep(&NodeServiceJson::from(svc))) {
+                    continue;
+                }
+                if !read.sees_service(&svc.service) {
                     continue;
                 }
                 let tags = out.entry(svc.service.clone()).or_default();
@@ -332,10 +436,11 @@ pub fn has_tags(svc: &Service, params: &Params) -> bool {
 /// `GET /v1/catalog/service/<name>`.
 pub async fn service(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let read = Read::begin(&api, q.as_deref()).await?;
+    let read = Read::begin(&api, caller, q.as_deref()).await?;
     let resp = read
         .answer_cached(
             &api,
@@ -346,6 +451,7 @@ pub async fn service(
                     .catalog
                     .service_instances(&name)
                     .filter(|(n, svc)| has_tags(svc, &read.params) && read.node_meta_matches(&n.meta))
+                    .filter(|(n, svc)| read.sees_service(&svc.service) && read.sees_node(&n.node))
                     .map(|(n, svc)| ServiceNodeJson::new(n, svc))
                     .filter(|row| read.keep(row))
                     .collect();
@@ -382,16 +488,18 @@ struct NodeServicesList<'a> {
 
 async fn node_view(
     api: &SharedState,
+    caller: Caller,
     name: &str,
     q: Option<&str>,
 ) -> Result<(Read, QueryResult<Option<(Node, Vec<Service>)>>), ApiError> {
-    let read = Read::begin(api, q).await?;
+    let read = Read::begin(api, caller, q).await?;
     let idx = |s: &rconsul_state::store::State| s.catalog.nodes_index().max(s.catalog.services_index());
     let result = blocking::run(&api.store, Table::Catalog, read.opts, idx, |s| {
-        let value = s.catalog.node(name).map(|n| {
+        let value = s.catalog.node(name).filter(|_| read.sees_node(name)).map(|n| {
             let services = s
                 .catalog
                 .node_services(name)
+                .filter(|svc| read.sees_service(&svc.service))
                 .filter(|svc| read.keep(&NodeServiceJson::from(*svc)))
                 .cloned()
                 .collect();
@@ -406,10 +514,11 @@ async fn node_view(
 /// `GET /v1/catalog/node/<node>`: `{"Node":..., "Services": {id: service}}`, or `null`.
 pub async fn node(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let (read, result) = node_view(&api, &name, q.as_deref()).await?;
+    let (read, result) = node_view(&api, caller, &name, q.as_deref()).await?;
     let json = result.value.as_ref().map(|(n, services)| NodeServicesMap {
         node: NodeJson::from(n),
         services: services
@@ -425,10 +534,11 @@ pub async fn node(
 /// `GET /v1/catalog/node-services/<node>`: `{"Node":..., "Services": [...]}`.
 pub async fn node_services(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let (read, result) = node_view(&api, &name, q.as_deref()).await?;
+    let (read, result) = node_view(&api, caller, &name, q.as_deref()).await?;
     let json = match &result.value {
         Some((n, services)) => NodeServicesList {
             node: Some(NodeJson::from(n)),

@@ -9,9 +9,12 @@ use base64::Engine as _;
 use rconsul_state::event::{uuid_to_index, EventError, FireRequest, UserEvent};
 use serde::Serialize;
 
+use crate::acl::caller::mark_filtered;
+use crate::acl::Caller;
 use crate::query::Params;
 use crate::response::{json_response, ApiError, X_CONSUL_INDEX};
 use crate::SharedState;
+use rconsul_state::acl::{Kind, Need};
 
 /// An event as Consul encodes it (`agent.UserEvent`).
 #[derive(Serialize)]
@@ -57,12 +60,14 @@ pub async fn missing_name() -> Result<Response<Body>, ApiError> {
 /// payload): fires the event and answers it, with its new ID.
 pub async fn fire(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
+    caller.require(Kind::Event, &name, Need::Write)?;
     let filter = |key: &str| params.get(key).unwrap_or_default().to_string();
     let request = FireRequest {
         name,
@@ -88,7 +93,11 @@ pub async fn fire(
 ///
 /// As in Consul, the index is derived from the last event's ID (1 when there is none) and
 /// is not monotonic: a query with `?index` blocks while the index still equals it.
-pub async fn list(State(api): State<SharedState>, RawQuery(q): RawQuery) -> Result<Response<Body>, ApiError> {
+pub async fn list(
+    State(api): State<SharedState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
     let mut blocking = params.blocking(&api.config)?;
@@ -107,6 +116,12 @@ pub async fn list(State(api): State<SharedState>, RawQuery(q): RawQuery) -> Resu
             .into_iter()
             .filter(|e| name.is_empty() || e.name == name)
             .collect();
+        let before = events.len();
+        let events: Vec<UserEvent> = events
+            .into_iter()
+            .filter(|e| caller.allows(Kind::Event, &e.name, Need::Read))
+            .collect();
+        let filtered = events.len() != before;
         let index = events.last().map_or(1, |e| uuid_to_index(&e.id).max(1));
         let unchanged = blocking.min_index > 0 && index == blocking.min_index;
         if unchanged && wait_for_event(&mut kept, deadline).await {
@@ -116,6 +131,7 @@ pub async fn list(State(api): State<SharedState>, RawQuery(q): RawQuery) -> Resu
         let mut resp = json_response(&views, params.pretty(&api.config));
         resp.headers_mut()
             .insert(X_CONSUL_INDEX.clone(), HeaderValue::from(index));
+        mark_filtered(&mut resp, filtered);
         return Ok(resp);
     }
 }

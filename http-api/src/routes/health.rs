@@ -5,6 +5,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::Response;
 use rconsul_state::store::State as Replicated;
 
+use crate::acl::Caller;
 use crate::response::ApiError;
 use crate::routes::catalog::has_tags;
 use crate::routes::read::Read;
@@ -14,10 +15,11 @@ use crate::SharedState;
 /// `GET /v1/health/node/<node>`.
 pub async fn node(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let read = Read::begin(&api, q.as_deref()).await?;
+    let read = Read::begin(&api, caller, q.as_deref()).await?;
     let resp = read
         .answer(
             &api.store,
@@ -26,6 +28,7 @@ pub async fn node(
                 let checks: Vec<HealthCheckJson<'_>> = s
                     .catalog
                     .node_checks(&name)
+                    .filter(|c| read.sees_check(c))
                     .map(HealthCheckJson::from)
                     .filter(|c| read.keep(c))
                     .collect();
@@ -39,10 +42,11 @@ pub async fn node(
 /// `GET /v1/health/checks/<service>`.
 pub async fn checks(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let read = Read::begin(&api, q.as_deref()).await?;
+    let read = Read::begin(&api, caller, q.as_deref()).await?;
     let resp = read
         .answer(
             &api.store,
@@ -53,6 +57,7 @@ pub async fn checks(
                     .service_checks(&name)
                     .into_iter()
                     .filter(|c| node_meta_ok(&read, s, &c.node))
+                    .filter(|c| read.sees_check(c))
                     .map(HealthCheckJson::from)
                     .filter(|c| read.keep(c))
                     .collect();
@@ -66,10 +71,11 @@ pub async fn checks(
 /// `GET /v1/health/state/<state>`: `any`, `passing`, `warning` or `critical`.
 pub async fn state(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(wanted): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let read = Read::begin(&api, q.as_deref()).await?;
+    let read = Read::begin(&api, caller, q.as_deref()).await?;
     let resp = read
         .answer(
             &api.store,
@@ -80,6 +86,7 @@ pub async fn state(
                     .all_checks()
                     .filter(|c| wanted == "any" || c.status == wanted)
                     .filter(|c| node_meta_ok(&read, s, &c.node))
+                    .filter(|c| read.sees_check(c))
                     .map(HealthCheckJson::from)
                     .filter(|c| read.keep(c))
                     .collect();
@@ -100,10 +107,11 @@ fn node_meta_ok(read: &Read, s: &Replicated, node: &str) -> bool {
 /// `GET /v1/health/service/<service>` with `?passing`, `?tag`, `?node-meta`, `?filter`.
 pub async fn service(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    let read = Read::begin(&api, q.as_deref()).await?;
+    let read = Read::begin(&api, caller, q.as_deref()).await?;
     let passing_only = match read.params.get("passing") {
         None => false,
         Some("") | Some("true") | Some("1") | Some("True") | Some("TRUE") | Some("t") | Some("T") => true,
@@ -119,6 +127,9 @@ pub async fn service(
                 let mut rows: Vec<CheckServiceNodeJson<'_>> = Vec::new();
                 for (n, svc) in s.catalog.service_instances(&name) {
                     if !(has_tags(svc, &read.params) && read.node_meta_matches(&n.meta)) {
+                        continue;
+                    }
+                    if !(read.sees_service(&svc.service) && read.sees_node(&n.node)) {
                         continue;
                     }
                     let checks = s.catalog.instance_checks(&n.node, &svc.id);

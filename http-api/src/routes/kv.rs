@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode, Uri};
 use base64::Engine;
-use rconsul_state::store::State as Replicated;
 use rconsul_state::acl::{Kind, Need};
+use rconsul_state::store::State as Replicated;
 use rconsul_state::{Command, KvEntry, Table};
 use serde::Serialize;
 

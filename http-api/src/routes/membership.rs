@@ -5,9 +5,11 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Response;
 
+use crate::acl::Caller;
 use crate::query::Params;
 use crate::response::{add_common_headers, ApiError};
 use crate::SharedState;
+use rconsul_state::acl::{Global, Kind, Need};
 
 fn ok_empty() -> Response<Body> {
     let mut resp = Response::new(Body::empty());
@@ -20,9 +22,11 @@ fn ok_empty() -> Response<Body> {
 /// answered; 500 with the reason otherwise.
 pub async fn join(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(address): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
+    caller.require(Kind::Agent, &api.config.node_name, Need::Write)?;
     let params = Params::parse(q.as_deref());
     // Consul tests `Query().Get("wan") != ""`: a bare `?wan` means LAN.
     let wan = params.get("wan").is_some_and(|v| !v.is_empty());
@@ -34,9 +38,11 @@ pub async fn join(
 /// agent; the leader then deregisters it and removes it from raft if it was a server.
 pub async fn force_leave(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
+    caller.require_global(Global::Operator, Need::Write)?;
     let params = Params::parse(q.as_deref());
     api.operator.force_leave(node, params.has("prune")).await?;
     Ok(ok_empty())

@@ -7,10 +7,12 @@ use axum::http::{Response, StatusCode};
 use rconsul_state::operator::{AutopilotHealth, OperatorError, PeerSelector, RaftConfiguration};
 use serde::Serialize;
 
+use crate::acl::Caller;
 use crate::query::Params;
 use crate::response::{add_common_headers, encode_json, json_bytes_response, json_response, ApiError};
 use crate::SharedState;
 use rconsul_compat::duration::format as go_duration_string;
+use rconsul_state::acl::{Global, Need};
 
 impl From<OperatorError> for ApiError {
     fn from(e: OperatorError) -> Self {
@@ -61,10 +63,12 @@ fn configuration_json(config: &RaftConfiguration) -> RaftConfigurationJson<'_> {
 /// barrier of the requested mode is passed (without `?stale` a leader must be known).
 pub async fn configuration(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
+    caller.require_global(Global::Operator, Need::Read)?;
     let mode = params.consistency()?;
     api.consensus.read_barrier(mode).await?;
     let config = api.operator.raft_configuration();
@@ -78,10 +82,12 @@ pub async fn configuration(
 /// the raft configuration through the leader; 200 with an empty body.
 pub async fn remove_peer(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
+    caller.require_global(Global::Operator, Need::Write)?;
     let peer = match (params.has("id"), params.has("address")) {
         (false, false) => {
             return Err(ApiError::bad_request(
@@ -160,10 +166,12 @@ fn health_json(health: &AutopilotHealth) -> AutopilotHealthJson<'_> {
 /// `text/plain`; it is JSON either way, so this one says `application/json`).
 pub async fn autopilot_health(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
+    caller.require_global(Global::Operator, Need::Read)?;
     let health = api.operator.autopilot_health().await?;
     let status = if health.healthy {
         StatusCode::OK

@@ -1,10 +1,17 @@
 //! The preamble every catalog/health read shares: query parsing, consistency, headers.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
 use rconsul_state::store::State;
 use rconsul_state::{Consistency, ReadMeta, StateStore, Table};
 
+use rconsul_state::acl::{Kind, Need};
+use rconsul_state::catalog::HealthCheck;
+
+use crate::acl::caller::mark_filtered;
+use crate::acl::Caller;
 use crate::blocking::{self, QueryResult};
 use crate::filter::Filter;
 use crate::query::{BlockingOptions, Params};
@@ -28,11 +35,15 @@ pub struct Read {
     pub pretty: bool,
     /// The `?filter` expression, if any.
     pub filter: Option<Filter>,
+    /// Who asks: rows it may not read are left out.
+    pub caller: Caller,
+    /// Whether a row was left out for ACLs (`X-Consul-Results-Filtered-By-ACLs`).
+    filtered: AtomicBool,
 }
 
 impl Read {
     /// Parses and checks a read (dc, index, wait, consistency, filter) and passes the barrier.
-    pub async fn begin(api: &ApiState, raw_query: Option<&str>) -> Result<Read, ApiError> {
+    pub async fn begin(api: &ApiState, caller: Caller, raw_query: Option<&str>) -> Result<Read, ApiError> {
         let params = Params::parse(raw_query);
         params.check_dc(&api.config)?;
         let mode = params.consistency()?;
@@ -53,7 +64,36 @@ impl Read {
             meta,
             pretty,
             filter,
+            caller,
+            filtered: AtomicBool::new(false),
         })
+    }
+
+    fn sees(&self, kind: Kind, name: &str) -> bool {
+        let ok = self.caller.allows(kind, name, Need::Read);
+        if !ok {
+            self.filtered.store(true, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Whether the caller may read node `name` (noting a row left out).
+    pub fn sees_node(&self, name: &str) -> bool {
+        self.sees(Kind::Node, name)
+    }
+
+    /// Whether the caller may read service `name` (noting a row left out).
+    pub fn sees_service(&self, name: &str) -> bool {
+        self.sees(Kind::Service, name)
+    }
+
+    /// Whether the caller may read a check: a service's needs the service, a node's the node.
+    pub fn sees_check(&self, check: &HealthCheck) -> bool {
+        if check.service_name.is_empty() {
+            self.sees_node(&check.node)
+        } else {
+            self.sees_node(&check.node) && self.sees_service(&check.service_name)
+        }
     }
 
     /// Whether `item` passes `?filter` (always, without one).
@@ -103,6 +143,10 @@ impl Read {
         watch: impl Fn(&State) -> u64,
         mut query: impl FnMut(&State) -> (u64, Vec<u8>),
     ) -> Response<Body> {
+        if self.caller.is_restricted() {
+            // A filtered answer is the caller's own: never shared through the cache.
+            return self.answer(&api.store, watch, query).await;
+        }
         let key = self.cache_key(what);
         let fresh = {
             let state = api.store.read();
@@ -160,6 +204,7 @@ impl Read {
     /// Adds the index, leader and consistency headers.
     pub fn finish(&self, resp: &mut Response<Body>, index: u64) {
         add_query_meta(resp, index, self.meta);
+        mark_filtered(resp, self.filtered.load(Ordering::Relaxed));
         let value = match self.mode {
             Consistency::Default => "leader",
             Consistency::Stale => "stale",

@@ -15,6 +15,8 @@ use rconsul_state::{Command, CommandResult, Consistency, Table};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::acl::caller::mark_filtered;
+use crate::acl::Caller;
 use crate::blocking::{self, QueryResult};
 use crate::decode::{decode_error, parse_body, Fields};
 use crate::query::Params;
@@ -22,6 +24,7 @@ use crate::response::{add_query_meta, json_response, ApiError};
 use crate::routes::kv::now_ms;
 use crate::{ApiState, SharedState};
 use rconsul_compat::duration::format as go_duration_string;
+use rconsul_state::acl::{Kind, Need};
 
 /// Consul's `Session` JSON, fields in Consul's order.
 #[derive(Serialize)]
@@ -205,12 +208,14 @@ struct CreateResponse {
 /// `PUT /v1/session/create`.
 pub async fn create(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
     let mut session = create_request(&body, &agent_node_name(&api))?;
+    caller.require(Kind::Session, &session.node, Need::Write)?;
     session.id = loop {
         let id = uuid::Uuid::new_v4().to_string();
         if api.store.read().sessions.get(&id).is_none() {
@@ -250,12 +255,14 @@ fn bad_id(prefix: &str, id: &str) -> Result<(), ApiError> {
 /// `PUT /v1/session/destroy/<id>`: `true`, also for an unknown session.
 pub async fn destroy(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
     bad_id("apply failed: ", &id)?;
+    require_session_write(&api, &caller, &id)?;
     api.consensus
         .write(Command::SessionDestroy { id, now_ms: now_ms() })
         .await?;
@@ -269,7 +276,21 @@ enum Which {
     All,
 }
 
-async fn read(api: &ApiState, q: Option<&str>, which: Which) -> Result<Response<Body>, ApiError> {
+/// `session:write` on the node of session `id` (nothing to check if it is gone).
+fn require_session_write(api: &ApiState, caller: &Caller, id: &str) -> Result<(), ApiError> {
+    let node = api.store.read().sessions.get(id).map(|s| s.node.clone());
+    match node {
+        Some(node) => caller.require(Kind::Session, &node, Need::Write),
+        None => Ok(()),
+    }
+}
+
+async fn read(
+    api: &ApiState,
+    caller: Caller,
+    q: Option<&str>,
+    which: Which,
+) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q);
     params.check_dc(&api.config)?;
     let mode = params.consistency()?;
@@ -278,17 +299,21 @@ async fn read(api: &ApiState, q: Option<&str>, which: Which) -> Result<Response<
         bad_id("", id)?;
     }
     let meta = api.consensus.read_barrier(mode).await?;
+    let mut filtered = false;
     let result = blocking::run(
         &api.store,
         Table::Sessions,
         opts,
         |state| state.sessions.index(),
         |state| {
-            let list: Vec<Session> = match &which {
+            let mut list: Vec<Session> = match &which {
                 Which::One(id) => state.sessions.get(id).cloned().into_iter().collect(),
                 Which::Node(node) => state.sessions.node_sessions(node).cloned().collect(),
                 Which::All => state.sessions.list().cloned().collect(),
             };
+            let before = list.len();
+            list.retain(|s| caller.allows(Kind::Session, &s.node, Need::Read));
+            filtered = list.len() != before;
             QueryResult {
                 index: state.sessions.index(),
                 value: list,
@@ -298,41 +323,50 @@ async fn read(api: &ApiState, q: Option<&str>, which: Which) -> Result<Response<
     .await;
     let mut resp = json_response(&sessions_json(&result.value), params.pretty(&api.config));
     add_query_meta(&mut resp, result.index, meta);
+    mark_filtered(&mut resp, filtered);
     Ok(resp)
 }
 
 /// `GET /v1/session/info/<id>`: `[Session]`, or `[]` when unknown.
 pub async fn info(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    read(&api, q.as_deref(), Which::One(id)).await
+    read(&api, caller, q.as_deref(), Which::One(id)).await
 }
 
 /// `GET /v1/session/node/<node>`.
 pub async fn node(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(node): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    read(&api, q.as_deref(), Which::Node(node)).await
+    read(&api, caller, q.as_deref(), Which::Node(node)).await
 }
 
 /// `GET /v1/session/list`.
-pub async fn list(State(api): State<SharedState>, RawQuery(q): RawQuery) -> Result<Response<Body>, ApiError> {
-    read(&api, q.as_deref(), Which::All).await
+pub async fn list(
+    State(api): State<SharedState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response<Body>, ApiError> {
+    read(&api, caller, q.as_deref(), Which::All).await
 }
 
 /// `PUT /v1/session/renew/<id>`: resets the TTL clock; `[Session]`, or 404.
 pub async fn renew(
     State(api): State<SharedState>,
+    caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let params = Params::parse(q.as_deref());
     params.check_dc(&api.config)?;
     bad_id("", &id)?;
+    require_session_write(&api, &caller, &id)?;
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, format!("Session id '{id}' not found"));
     api.consensus.read_barrier(Consistency::Default).await?;
     let Some(session) = api.store.read().sessions.get(&id).cloned() else {

@@ -44,7 +44,10 @@ impl TokenSet {
             (&mut self.agent, &other.agent),
             (&mut self.agent_recovery, &other.agent_recovery),
             (&mut self.replication, &other.replication),
-            (&mut self.config_file_service_registration, &other.config_file_service_registration),
+            (
+                &mut self.config_file_service_registration,
+                &other.config_file_service_registration,
+            ),
         ] {
             if !theirs.is_empty() {
                 mine.clone_from(theirs);

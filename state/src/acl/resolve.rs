@@ -36,6 +36,18 @@ pub struct Resolved {
     acl_index: u64,
 }
 
+impl Resolved {
+    /// A caller that may read and write nothing (an unknown token where one must be used).
+    pub fn nothing() -> Self {
+        Resolved {
+            accessor_id: String::new(),
+            authz: Authorizer::default_policy(false),
+            expires_ns: None,
+            acl_index: 0,
+        }
+    }
+}
+
 /// The SecretID names no (unexpired) token: Consul's 403 `ACL not found`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("ACL not found")]

@@ -26,7 +26,10 @@ pub async fn set(
     let token = f.string("Token")?.unwrap_or_default();
     f.finish()?;
     if !api.acl.tokens.set(&kind, &token) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("Token {kind:?} is unknown")));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Token {kind:?} is unknown"),
+        ));
     }
     if let Some(persist) = &api.acl.persist {
         persist(&api.acl.tokens.snapshot())

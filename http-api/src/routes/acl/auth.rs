@@ -7,7 +7,9 @@ use axum::http::{HeaderMap, Response, StatusCode};
 use rconsul_state::acl::{AclCommand, AuthMethod, BindingRule};
 
 use super::tokens::reword;
-use super::{ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write, views};
+use super::{
+    ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write, views,
+};
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::filter::Filter;
@@ -27,12 +29,21 @@ fn decode_method(f: &mut Fields, mut m: AuthMethod) -> Result<AuthMethod, ApiErr
     }
     m.display_name = f.string("DisplayName").map_err(&r)?.unwrap_or_default();
     m.description = f.string("Description").map_err(&r)?.unwrap_or_default();
-    m.max_token_ttl_ns = f.duration("MaxTokenTTL").map_err(&r)?.map_or(0, |d| d.as_nanos() as u64);
+    m.max_token_ttl_ns = f
+        .duration("MaxTokenTTL")
+        .map_err(&r)?
+        .map_or(0, |d| d.as_nanos() as u64);
     m.token_locality = f.string("TokenLocality").map_err(&r)?.unwrap_or_default();
     if let Some(config) = f.take(&["Config"]) {
         m.config_json = config.to_string();
     }
-    f.ignore(&["CreateIndex", "ModifyIndex", "Namespace", "Partition", "NamespaceRules"]);
+    f.ignore(&[
+        "CreateIndex",
+        "ModifyIndex",
+        "Namespace",
+        "Partition",
+        "NamespaceRules",
+    ]);
     if !matches!(m.token_locality.as_str(), "" | "local" | "global") {
         return Err(ApiError::bad_request(format!(
             "Invalid Auth Method: TokenLocality should be one of 'local' or 'global'; got {:?}",
@@ -74,16 +85,22 @@ pub async fn create_method(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLAuthMethod").await.map_err(reword("AuthMethod"))?;
+    let mut f = read_fields(&headers, body, "ACLAuthMethod")
+        .await
+        .map_err(reword("AuthMethod"))?;
     let name = f.string("Name")?.unwrap_or_default();
     if name.is_empty() {
         return Err(ApiError::bad_request("Invalid Auth Method: no Name is set"));
     }
     if !super::policies::valid_name(&name) {
-        return Err(ApiError::bad_request("Invalid Auth Method: invalid Name. Only alphanumeric characters, '-' and '_' are allowed"));
+        return Err(ApiError::bad_request(
+            "Invalid Auth Method: invalid Name. Only alphanumeric characters, '-' and '_' are allowed",
+        ));
     }
     if api.store.read().acl.auth_method(&name).is_some() {
-        return Err(ApiError::bad_request(format!("Invalid Auth Method: An Auth Method with Name {name:?} already exists")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid Auth Method: An Auth Method with Name {name:?} already exists"
+        )));
     }
     let blank = AuthMethod {
         name,
@@ -113,9 +130,13 @@ pub async fn update_method(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLAuthMethod").await.map_err(reword("AuthMethod"))?;
+    let mut f = read_fields(&headers, body, "ACLAuthMethod")
+        .await
+        .map_err(reword("AuthMethod"))?;
     if f.string("Name")?.is_some_and(|n| !n.is_empty() && n != name) {
-        return Err(ApiError::bad_request("Auth Method Name in URL and payload do not match"));
+        return Err(ApiError::bad_request(
+            "Auth Method Name in URL and payload do not match",
+        ));
     }
     let existing = api.store.read().acl.auth_method(&name).cloned();
     let Some(existing) = existing else {
@@ -124,7 +145,9 @@ pub async fn update_method(
     let previous_type = existing.method_type.clone();
     let m = decode_method(&mut f, existing)?;
     if m.method_type != previous_type {
-        return Err(ApiError::bad_request("Invalid Auth Method: Type cannot be changed"));
+        return Err(ApiError::bad_request(
+            "Invalid Auth Method: Type cannot be changed",
+        ));
     }
     f.finish().map_err(reword("AuthMethod"))?;
     write_method(&api, m, pretty).await
@@ -142,9 +165,17 @@ pub async fn read_method(
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     let state = api.store.read();
     let m = state.acl.auth_method(&name).ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "Requested auth method does not exist: ACL not found")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Requested auth method does not exist: ACL not found",
+        )
     })?;
-    Ok(read_json(&api, &views::auth_method(m, true), pretty, state.acl.index()))
+    Ok(read_json(
+        &api,
+        &views::auth_method(m, true),
+        pretty,
+        state.acl.index(),
+    ))
 }
 
 /// `DELETE /v1/acl/auth-method/:name` (its binding rules and tokens go with it).
@@ -158,7 +189,10 @@ pub async fn delete_method(
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     if api.store.read().acl.auth_method(&name).is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Cannot find auth method to delete"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Cannot find auth method to delete",
+        ));
     }
     propose(&api, AclCommand::AuthMethodDelete(name)).await?;
     Ok(ok_json(&true, pretty))
@@ -174,7 +208,11 @@ pub async fn list_methods(
     require_read(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     let state = api.store.read();
-    let list: Vec<_> = state.acl.auth_methods().map(|m| views::auth_method(m, false)).collect();
+    let list: Vec<_> = state
+        .acl
+        .auth_methods()
+        .map(|m| views::auth_method(m, false))
+        .collect();
     Ok(read_json(&api, &list, pretty, state.acl.index()))
 }
 
@@ -190,7 +228,9 @@ fn decode_rule(api: &SharedState, f: &mut Fields, mut r: BindingRule) -> Result<
     r.bind_vars_json = f.take(&["BindVars"]).map(|v| v.to_string()).unwrap_or_default();
     f.ignore(&["CreateIndex", "ModifyIndex", "Namespace", "Partition"]);
     if r.auth_method.is_empty() {
-        return Err(ApiError::bad_request("Invalid Binding Rule: no AuthMethod is set"));
+        return Err(ApiError::bad_request(
+            "Invalid Binding Rule: no AuthMethod is set",
+        ));
     }
     if api.store.read().acl.auth_method(&r.auth_method).is_none() {
         return Err(ApiError::bad_request(format!(
@@ -236,9 +276,13 @@ pub async fn create_rule(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLBindingRule").await.map_err(reword("BindingRule"))?;
+    let mut f = read_fields(&headers, body, "ACLBindingRule")
+        .await
+        .map_err(reword("BindingRule"))?;
     if f.string("ID")?.is_some_and(|id| !id.is_empty()) {
-        return Err(ApiError::bad_request("Cannot specify the ID when creating a new binding rule"));
+        return Err(ApiError::bad_request(
+            "Cannot specify the ID when creating a new binding rule",
+        ));
     }
     let blank = BindingRule {
         id: new_uuid(),
@@ -268,9 +312,15 @@ pub async fn update_rule(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLBindingRule").await.map_err(reword("BindingRule"))?;
-    if f.string("ID")?.is_some_and(|given| !given.is_empty() && given != id) {
-        return Err(ApiError::bad_request("BindingRule ID in URL and payload do not match"));
+    let mut f = read_fields(&headers, body, "ACLBindingRule")
+        .await
+        .map_err(reword("BindingRule"))?;
+    if f.string("ID")?
+        .is_some_and(|given| !given.is_empty() && given != id)
+    {
+        return Err(ApiError::bad_request(
+            "BindingRule ID in URL and payload do not match",
+        ));
     }
     let existing = api.store.read().acl.binding_rule(&id).cloned();
     let Some(existing) = existing else {
@@ -279,7 +329,9 @@ pub async fn update_rule(
     let method = existing.auth_method.clone();
     let r = decode_rule(&api, &mut f, existing)?;
     if r.auth_method != method {
-        return Err(ApiError::bad_request("Invalid Binding Rule: AuthMethod cannot be changed"));
+        return Err(ApiError::bad_request(
+            "Invalid Binding Rule: AuthMethod cannot be changed",
+        ));
     }
     f.finish().map_err(reword("BindingRule"))?;
     write_rule(&api, r, pretty).await
@@ -297,9 +349,17 @@ pub async fn read_rule(
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     let state = api.store.read();
     let r = state.acl.binding_rule(&id).ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "Requested binding rule does not exist: ACL not found")
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Requested binding rule does not exist: ACL not found",
+        )
     })?;
-    Ok(read_json(&api, &views::binding_rule(r), pretty, state.acl.index()))
+    Ok(read_json(
+        &api,
+        &views::binding_rule(r),
+        pretty,
+        state.acl.index(),
+    ))
 }
 
 /// `DELETE /v1/acl/binding-rule/:id`.
@@ -313,7 +373,10 @@ pub async fn delete_rule(
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     if api.store.read().acl.binding_rule(&id).is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Cannot find binding rule to delete"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Cannot find binding rule to delete",
+        ));
     }
     propose(&api, AclCommand::BindingRuleDelete(id)).await?;
     Ok(ok_json(&true, pretty))
@@ -336,5 +399,10 @@ pub async fn list_rules(
         .filter(|r| method.is_none_or(|m| r.auth_method == m))
         .map(views::binding_rule)
         .collect();
-    Ok(read_json(&api, &list, params.pretty(&api.config), state.acl.index()))
+    Ok(read_json(
+        &api,
+        &list,
+        params.pretty(&api.config),
+        state.acl.index(),
+    ))
 }

@@ -13,16 +13,16 @@ use crate::response::ApiError;
 fn valid_identity_name(name: &str) -> bool {
     let b = name.as_bytes();
     let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    !b.is_empty()
-        && ok(&b[0])
-        && ok(&b[b.len() - 1])
-        && b.iter().all(|c| ok(c) || *c == b'-' || *c == b'_')
+    !b.is_empty() && ok(&b[0]) && ok(&b[b.len() - 1]) && b.iter().all(|c| ok(c) || *c == b'-' || *c == b'_')
 }
 
 /// Decodes `Policies` and resolves each link (by ID, else by name) to an existing policy.
 pub fn policies(f: &mut Fields, tables: &AclTables) -> Result<Vec<PolicyLink>, ApiError> {
     let mut out: Vec<PolicyLink> = Vec::new();
-    for mut link in f.object_list("Policies", "ACLTokenPolicyLink")?.unwrap_or_default() {
+    for mut link in f
+        .object_list("Policies", "ACLTokenPolicyLink")?
+        .unwrap_or_default()
+    {
         let id = link.string("ID")?.unwrap_or_default();
         let name = link.string("Name")?.unwrap_or_default();
         link.finish()?;
@@ -78,12 +78,17 @@ pub fn roles(f: &mut Fields, tables: &AclTables) -> Result<Vec<RoleLink>, ApiErr
 /// Decodes and checks `ServiceIdentities`.
 pub fn service_identities(f: &mut Fields) -> Result<Vec<ServiceIdentity>, ApiError> {
     let mut out = Vec::new();
-    for mut s in f.object_list("ServiceIdentities", "ACLServiceIdentity")?.unwrap_or_default() {
+    for mut s in f
+        .object_list("ServiceIdentities", "ACLServiceIdentity")?
+        .unwrap_or_default()
+    {
         let service_name = s.string("ServiceName")?.unwrap_or_default();
         let datacenters = s.string_list("Datacenters")?.unwrap_or_default();
         s.finish()?;
         if service_name.is_empty() {
-            return Err(ApiError::bad_request("Service identity is missing the service name field on this token"));
+            return Err(ApiError::bad_request(
+                "Service identity is missing the service name field on this token",
+            ));
         }
         if !valid_identity_name(&service_name) {
             return Err(ApiError::bad_request(format!(
@@ -101,22 +106,32 @@ pub fn service_identities(f: &mut Fields) -> Result<Vec<ServiceIdentity>, ApiErr
 /// Decodes and checks `NodeIdentities`.
 pub fn node_identities(f: &mut Fields) -> Result<Vec<NodeIdentity>, ApiError> {
     let mut out = Vec::new();
-    for mut n in f.object_list("NodeIdentities", "ACLNodeIdentity")?.unwrap_or_default() {
+    for mut n in f
+        .object_list("NodeIdentities", "ACLNodeIdentity")?
+        .unwrap_or_default()
+    {
         let node_name = n.string("NodeName")?.unwrap_or_default();
         let datacenter = n.string("Datacenter")?.unwrap_or_default();
         n.finish()?;
         if node_name.is_empty() {
-            return Err(ApiError::bad_request("Node identity is missing the node name field on this token"));
+            return Err(ApiError::bad_request(
+                "Node identity is missing the node name field on this token",
+            ));
         }
         if datacenter.is_empty() {
-            return Err(ApiError::bad_request("Node identity is missing the datacenter field on this token"));
+            return Err(ApiError::bad_request(
+                "Node identity is missing the datacenter field on this token",
+            ));
         }
         if !valid_identity_name(&node_name) {
             return Err(ApiError::bad_request(format!(
                 "Node identity has an invalid name. Only lowercase alphanumeric characters, '-' and '_' are allowed: {node_name:?}"
             )));
         }
-        out.push(NodeIdentity { node_name, datacenter });
+        out.push(NodeIdentity {
+            node_name,
+            datacenter,
+        });
     }
     Ok(out)
 }
@@ -124,7 +139,10 @@ pub fn node_identities(f: &mut Fields) -> Result<Vec<NodeIdentity>, ApiError> {
 /// Decodes and checks `TemplatedPolicies` against the built-in templates.
 pub fn templated_policies(f: &mut Fields) -> Result<Vec<TemplatedPolicyLink>, ApiError> {
     let mut out = Vec::new();
-    for mut t in f.object_list("TemplatedPolicies", "ACLTemplatedPolicy")?.unwrap_or_default() {
+    for mut t in f
+        .object_list("TemplatedPolicies", "ACLTemplatedPolicy")?
+        .unwrap_or_default()
+    {
         let template_name = t.string("TemplateName")?.unwrap_or_default();
         let name = match t.object("TemplateVariables", "ACLTemplatedPolicyVariables")? {
             Some(mut vars) => {
@@ -137,7 +155,8 @@ pub fn templated_policies(f: &mut Fields) -> Result<Vec<TemplatedPolicyLink>, Ap
         let datacenters = t.string_list("Datacenters")?.unwrap_or_default();
         t.ignore(&["TemplateID"]);
         t.finish()?;
-        templated::render(&template_name, name.as_deref()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        templated::render(&template_name, name.as_deref())
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         out.push(TemplatedPolicyLink {
             template_name,
             name,

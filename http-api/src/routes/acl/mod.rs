@@ -89,7 +89,12 @@ pub fn ok_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> Response<Body>
 }
 
 /// A 200 JSON answer of a read, with the index headers.
-pub fn read_json<T: Serialize + ?Sized>(api: &ApiState, value: &T, pretty: bool, index: u64) -> Response<Body> {
+pub fn read_json<T: Serialize + ?Sized>(
+    api: &ApiState,
+    value: &T,
+    pretty: bool,
+    index: u64,
+) -> Response<Body> {
     let mut resp = ok_json(value, pretty);
     let meta = rconsul_state::ReadMeta {
         known_leader: api.consensus.leader_addr().is_some(),
@@ -112,5 +117,8 @@ pub fn is_uuid(id: &str) -> bool {
 /// Consul's 404-free "not found" answer for a missing ACL object read by ID: 403 `ACL
 /// not found` (tokens) or a 404 with Consul's text (policies, roles).
 pub fn not_found(what: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, format!("Requested {what} does not exist: ACL not found"))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("Requested {what} does not exist: ACL not found"),
+    )
 }

@@ -6,7 +6,9 @@ use axum::http::{HeaderMap, Response, StatusCode};
 use rconsul_state::acl::{rules, AclCommand, Policy, GLOBAL_MANAGEMENT_POLICY_ID};
 
 use super::tokens::reword;
-use super::{ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write, views};
+use super::{
+    ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write, views,
+};
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::query::Params;
@@ -17,7 +19,9 @@ use crate::SharedState;
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
 }
 
 /// Decodes a policy body over `base` (an existing policy, or a new one).
@@ -25,9 +29,15 @@ fn decode(f: &mut Fields, mut base: Policy) -> Result<Policy, ApiError> {
     if let Some(name) = f.string("Name").map_err(reword("Policy"))? {
         base.name = name;
     }
-    base.description = f.string("Description").map_err(reword("Policy"))?.unwrap_or_default();
+    base.description = f
+        .string("Description")
+        .map_err(reword("Policy"))?
+        .unwrap_or_default();
     base.rules = f.string("Rules").map_err(reword("Policy"))?.unwrap_or_default();
-    base.datacenters = f.string_list("Datacenters").map_err(reword("Policy"))?.unwrap_or_default();
+    base.datacenters = f
+        .string_list("Datacenters")
+        .map_err(reword("Policy"))?
+        .unwrap_or_default();
     f.ignore(&["CreateIndex", "ModifyIndex", "Hash", "Namespace", "Partition"]);
     Ok(base)
 }
@@ -89,9 +99,13 @@ pub async fn create(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLPolicy").await.map_err(reword("Policy"))?;
+    let mut f = read_fields(&headers, body, "ACLPolicy")
+        .await
+        .map_err(reword("Policy"))?;
     if f.string("ID")?.is_some_and(|id| !id.is_empty()) {
-        return Err(ApiError::bad_request("Cannot specify the ID when creating a new policy"));
+        return Err(ApiError::bad_request(
+            "Cannot specify the ID when creating a new policy",
+        ));
     }
     let policy = decode(
         &mut f,
@@ -121,8 +135,12 @@ pub async fn update(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLPolicy").await.map_err(reword("Policy"))?;
-    if f.string("ID")?.is_some_and(|given| !given.is_empty() && given != id) {
+    let mut f = read_fields(&headers, body, "ACLPolicy")
+        .await
+        .map_err(reword("Policy"))?;
+    if f.string("ID")?
+        .is_some_and(|given| !given.is_empty() && given != id)
+    {
         return Err(ApiError::bad_request("Policy ID in URL and payload do not match"));
     }
     let existing = api.store.read().acl.policy(&id).cloned();
@@ -135,7 +153,10 @@ pub async fn update(
 }
 
 fn policy_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "Requested policy does not exist: ACL not found")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Requested policy does not exist: ACL not found",
+    )
 }
 
 /// `GET /v1/acl/policy/:id`.
@@ -150,7 +171,12 @@ pub async fn read(
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     let state = api.store.read();
     let p = state.acl.policy(&id).ok_or_else(policy_not_found)?;
-    Ok(read_json(&api, &views::policy(p, true), pretty, state.acl.index()))
+    Ok(read_json(
+        &api,
+        &views::policy(p, true),
+        pretty,
+        state.acl.index(),
+    ))
 }
 
 /// `GET /v1/acl/policy/name/:name`.
@@ -165,7 +191,12 @@ pub async fn read_by_name(
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     let state = api.store.read();
     let p = state.acl.policy_by_name(&name).ok_or_else(policy_not_found)?;
-    Ok(read_json(&api, &views::policy(p, true), pretty, state.acl.index()))
+    Ok(read_json(
+        &api,
+        &views::policy(p, true),
+        pretty,
+        state.acl.index(),
+    ))
 }
 
 /// `DELETE /v1/acl/policy/:id`.
@@ -184,7 +215,10 @@ pub async fn delete(
         ));
     }
     if api.store.read().acl.policy(&id).is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Cannot find policy to delete"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Cannot find policy to delete",
+        ));
     }
     propose(&api, AclCommand::PolicyDelete(id)).await?;
     Ok(ok_json(&true, pretty))

@@ -7,7 +7,10 @@ use rconsul_state::acl::{AclCommand, Role};
 
 use super::policies::valid_name;
 use super::tokens::reword;
-use super::{ensure_enabled, links, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write, views};
+use super::{
+    ensure_enabled, links, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write,
+    views,
+};
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::query::Params;
@@ -19,7 +22,10 @@ fn decode(api: &SharedState, f: &mut Fields, mut role: Role) -> Result<Role, Api
     if let Some(name) = f.string("Name").map_err(reword("Role"))? {
         role.name = name;
     }
-    role.description = f.string("Description").map_err(reword("Role"))?.unwrap_or_default();
+    role.description = f
+        .string("Description")
+        .map_err(reword("Role"))?
+        .unwrap_or_default();
     role.policies = links::policies(f, &state.acl).map_err(reword("Role"))?;
     role.service_identities = links::service_identities(f).map_err(reword("Role"))?;
     role.node_identities = links::node_identities(f).map_err(reword("Role"))?;
@@ -63,9 +69,13 @@ pub async fn create(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLRole").await.map_err(reword("Role"))?;
+    let mut f = read_fields(&headers, body, "ACLRole")
+        .await
+        .map_err(reword("Role"))?;
     if f.string("ID")?.is_some_and(|id| !id.is_empty()) {
-        return Err(ApiError::bad_request("Cannot specify the ID when creating a new role"));
+        return Err(ApiError::bad_request(
+            "Cannot specify the ID when creating a new role",
+        ));
     }
     let blank = Role {
         id: new_uuid(),
@@ -95,8 +105,12 @@ pub async fn update(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLRole").await.map_err(reword("Role"))?;
-    if f.string("ID")?.is_some_and(|given| !given.is_empty() && given != id) {
+    let mut f = read_fields(&headers, body, "ACLRole")
+        .await
+        .map_err(reword("Role"))?;
+    if f.string("ID")?
+        .is_some_and(|given| !given.is_empty() && given != id)
+    {
         return Err(ApiError::bad_request("Role ID in URL and payload do not match"));
     }
     let existing = api.store.read().acl.role(&id).cloned();
@@ -109,7 +123,10 @@ pub async fn update(
 }
 
 fn role_not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "Requested role does not exist: ACL not found")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Requested role does not exist: ACL not found",
+    )
 }
 
 /// `GET /v1/acl/role/:id`.
@@ -124,7 +141,12 @@ pub async fn read(
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     let state = api.store.read();
     let r = state.acl.role(&id).ok_or_else(role_not_found)?;
-    Ok(read_json(&api, &views::role(&state.acl, r), pretty, state.acl.index()))
+    Ok(read_json(
+        &api,
+        &views::role(&state.acl, r),
+        pretty,
+        state.acl.index(),
+    ))
 }
 
 /// `GET /v1/acl/role/name/:name`.
@@ -139,7 +161,12 @@ pub async fn read_by_name(
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     let state = api.store.read();
     let r = state.acl.role_by_name(&name).ok_or_else(role_not_found)?;
-    Ok(read_json(&api, &views::role(&state.acl, r), pretty, state.acl.index()))
+    Ok(read_json(
+        &api,
+        &views::role(&state.acl, r),
+        pretty,
+        state.acl.index(),
+    ))
 }
 
 /// `DELETE /v1/acl/role/:id`.
@@ -176,5 +203,10 @@ pub async fn list(
         .filter(|r| policy.is_none_or(|p| r.policies.iter().any(|l| l.id == p)))
         .map(|r| views::role(&state.acl, r))
         .collect();
-    Ok(read_json(&api, &list, params.pretty(&api.config), state.acl.index()))
+    Ok(read_json(
+        &api,
+        &list,
+        params.pretty(&api.config),
+        state.acl.index(),
+    ))
 }

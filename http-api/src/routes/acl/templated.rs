@@ -36,7 +36,10 @@ fn view(t: &'static Template) -> TemplateJson {
 
 fn find(name: &str) -> Result<&'static Template, ApiError> {
     templated::find(name).ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, format!("Invalid templated policy Name: {name}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Invalid templated policy Name: {name}"),
+        )
     })
 }
 
@@ -97,7 +100,8 @@ pub async fn preview(
     let mut f = read_fields(&headers, body, "ACLTemplatedPolicyVariables").await?;
     let var = f.string("Name")?;
     f.finish()?;
-    let rules = templated::render(template.name, var.as_deref()).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let rules =
+        templated::render(template.name, var.as_deref()).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let policy_name = match (template.name.strip_prefix("builtin/"), var.as_deref()) {
         (Some(short), Some(v)) => format!("templated-policy-{short}-{v}"),
         (Some(short), None) => format!("templated-policy-{short}"),
@@ -108,7 +112,10 @@ pub async fn preview(
         &PreviewJson {
             id: String::new(),
             name: policy_name,
-            description: format!("synthetic policy generated from templated policy: {}", template.name),
+            description: format!(
+                "synthetic policy generated from templated policy: {}",
+                template.name
+            ),
             rules,
             hash,
             create_index: 0,

@@ -12,8 +12,8 @@ use rconsul_state::acl::{
 use rconsul_state::clock::parse_rfc3339_ns;
 
 use super::{
-    ensure_enabled, is_uuid, links, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write,
-    views,
+    ensure_enabled, is_uuid, links, new_uuid, ok_json, propose, read_fields, read_json, require_read,
+    require_write, views,
 };
 use crate::acl::caller::now_ns;
 use crate::acl::Caller;
@@ -87,10 +87,14 @@ pub async fn bootstrap(
     let accessor = token.accessor_id.clone();
     match api
         .consensus
-        .write(rconsul_state::Command::Acl(Box::new(AclCommand::Bootstrap(token))))
+        .write(rconsul_state::Command::Acl(Box::new(AclCommand::Bootstrap(
+            token,
+        ))))
         .await?
     {
-        rconsul_state::CommandResult::Failed(_) => Err(bootstrap_refused(api.store.read().acl.bootstrap_index())),
+        rconsul_state::CommandResult::Failed(_) => {
+            Err(bootstrap_refused(api.store.read().acl.bootstrap_index()))
+        }
         _ => {
             let state = api.store.read();
             let token = state
@@ -184,8 +188,9 @@ fn expiration(api: &SharedState, f: &mut Fields, token: &mut Token) -> Result<()
             Ok(())
         }
         (None, Some(text)) => {
-            let at = parse_rfc3339_ns(&text)
-                .ok_or_else(|| ApiError::bad_request(format!("Token decoding failed: invalid ExpirationTime {text:?}")))?;
+            let at = parse_rfc3339_ns(&text).ok_or_else(|| {
+                ApiError::bad_request(format!("Token decoding failed: invalid ExpirationTime {text:?}"))
+            })?;
             if at <= now {
                 return Err(ApiError::bad_request("ExpirationTime cannot be in the past"));
             }
@@ -208,7 +213,9 @@ pub async fn create(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLToken").await.map_err(reword("Token"))?;
+    let mut f = read_fields(&headers, body, "ACLToken")
+        .await
+        .map_err(reword("Token"))?;
     let token = {
         let state = api.store.read();
         let tables = &state.acl;
@@ -216,16 +223,28 @@ pub async fn create(
             create_time_ns: now_ns(),
             ..blank_token()
         };
-        token.accessor_id = new_id(f.string("AccessorID").map_err(reword("Token"))?, "AccessorID", |id| {
-            tables.token(id).is_some()
-        })?;
+        token.accessor_id = new_id(
+            f.string("AccessorID").map_err(reword("Token"))?,
+            "AccessorID",
+            |id| tables.token(id).is_some(),
+        )?;
         token.secret_id = new_id(f.string("SecretID").map_err(reword("Token"))?, "SecretID", |id| {
             tables.token_by_secret(id).is_some()
         })?;
         decode_grants(&mut f, tables, &mut token).map_err(reword("Token"))?;
         token.local = f.boolean("Local")?.unwrap_or(false);
         expiration(&api, &mut f, &mut token)?;
-        f.ignore(&["CreateIndex", "ModifyIndex", "Hash", "CreateTime", "Namespace", "Partition", "Legacy", "Rules", "Type"]);
+        f.ignore(&[
+            "CreateIndex",
+            "ModifyIndex",
+            "Hash",
+            "CreateTime",
+            "Namespace",
+            "Partition",
+            "Legacy",
+            "Rules",
+            "Type",
+        ]);
         f.finish().map_err(reword("Token"))?;
         token
     };
@@ -238,11 +257,15 @@ pub async fn create(
 fn new_id(given: Option<String>, field: &str, in_use: impl Fn(&str) -> bool) -> Result<String, ApiError> {
     match given.filter(|s| !s.is_empty()) {
         None => Ok(new_uuid()),
-        Some(id) if !is_uuid(&id) => Err(ApiError::bad_request(format!("Invalid Token: {field} is not a valid UUID"))),
+        Some(id) if !is_uuid(&id) => Err(ApiError::bad_request(format!(
+            "Invalid Token: {field} is not a valid UUID"
+        ))),
         Some(id) if id.starts_with(RESERVED_PREFIX) => Err(ApiError::bad_request(format!(
             "Invalid Token: {field} uses a reserved UUID (prefix {RESERVED_PREFIX:?})"
         ))),
-        Some(id) if in_use(&id) => Err(ApiError::bad_request(format!("Invalid Token: {field} is already in use"))),
+        Some(id) if in_use(&id) => Err(ApiError::bad_request(format!(
+            "Invalid Token: {field} is already in use"
+        ))),
         Some(id) => Ok(id),
     }
 }
@@ -259,9 +282,16 @@ pub async fn read(
     let params = Params::parse(q.as_deref());
     let show_secret = caller.allows_global(rconsul_state::acl::Global::Acl, rconsul_state::acl::Need::Write);
     let state = api.store.read();
-    let token = state.acl.token(&id).filter(|t| !t.is_expired(now_ns())).ok_or_else(|| {
-        ApiError::new(StatusCode::NOT_FOUND, "Requested token does not exist: ACL not found")
-    })?;
+    let token = state
+        .acl
+        .token(&id)
+        .filter(|t| !t.is_expired(now_ns()))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "Requested token does not exist: ACL not found",
+            )
+        })?;
     Ok(read_json(
         &api,
         &views::token(&state.acl, token, show_secret),
@@ -283,7 +313,12 @@ pub async fn read_self(
         .accessor_id()
         .and_then(|a| state.acl.token(a))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "Supplied token does not exist"))?;
-    Ok(read_json(&api, &views::token(&state.acl, token, true), params.pretty(&api.config), state.acl.index()))
+    Ok(read_json(
+        &api,
+        &views::token(&state.acl, token, true),
+        params.pretty(&api.config),
+        state.acl.index(),
+    ))
 }
 
 /// `PUT /v1/acl/token/:id`: update a token's description and grants.
@@ -298,13 +333,21 @@ pub async fn update(
     ensure_enabled(&api)?;
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    let mut f = read_fields(&headers, body, "ACLToken").await.map_err(reword("Token"))?;
+    let mut f = read_fields(&headers, body, "ACLToken")
+        .await
+        .map_err(reword("Token"))?;
     let token = {
         let state = api.store.read();
         let tables = &state.acl;
-        if let Some(given) = f.string("AccessorID").map_err(reword("Token"))?.filter(|s| !s.is_empty()) {
+        if let Some(given) = f
+            .string("AccessorID")
+            .map_err(reword("Token"))?
+            .filter(|s| !s.is_empty())
+        {
             if given != id {
-                return Err(ApiError::bad_request("Token Accessor ID in URL and payload do not match"));
+                return Err(ApiError::bad_request(
+                    "Token Accessor ID in URL and payload do not match",
+                ));
             }
         }
         let mut token = tables
@@ -314,7 +357,9 @@ pub async fn update(
             .ok_or_else(|| ApiError::bad_request(format!("Cannot find token {id:?}")))?;
         if let Some(secret) = f.string("SecretID")?.filter(|s| !s.is_empty()) {
             if secret != token.secret_id {
-                return Err(ApiError::bad_request("Changing a token's SecretID is not permitted"));
+                return Err(ApiError::bad_request(
+                    "Changing a token's SecretID is not permitted",
+                ));
             }
         }
         if let Some(local) = f.boolean("Local")? {
@@ -330,7 +375,16 @@ pub async fn update(
         {
             return Err(ApiError::bad_request("Cannot change expiration time of a token"));
         }
-        f.ignore(&["CreateIndex", "ModifyIndex", "Hash", "CreateTime", "Namespace", "Partition", "AuthMethod", "Legacy"]);
+        f.ignore(&[
+            "CreateIndex",
+            "ModifyIndex",
+            "Hash",
+            "CreateTime",
+            "Namespace",
+            "Partition",
+            "AuthMethod",
+            "Legacy",
+        ]);
         f.finish().map_err(reword("Token"))?;
         token
     };
@@ -355,7 +409,9 @@ pub async fn clone(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v != "0");
     let description = if has_body {
-        let mut f = read_fields(&headers, body, "ACLToken").await.map_err(reword("Token"))?;
+        let mut f = read_fields(&headers, body, "ACLToken")
+            .await
+            .map_err(reword("Token"))?;
         let d = f.string("Description")?;
         f.ignore(&["AccessorID", "Namespace", "Partition"]);
         f.finish().map_err(reword("Token"))?;
@@ -371,7 +427,9 @@ pub async fn clone(
             .filter(|t| !t.is_expired(now_ns()))
             .ok_or_else(|| ApiError::bad_request(format!("Cannot find token {id:?}")))?;
         if !original.auth_method.is_empty() {
-            return Err(ApiError::bad_request("Cannot clone a token created from an auth method"));
+            return Err(ApiError::bad_request(
+                "Cannot clone a token created from an auth method",
+            ));
         }
         Token {
             accessor_id: new_uuid(),
@@ -399,13 +457,20 @@ pub async fn delete(
     require_write(&caller)?;
     let pretty = Params::parse(q.as_deref()).pretty(&api.config);
     if id == ANONYMOUS_TOKEN_ID {
-        return Err(ApiError::bad_request("Delete operation not permitted on the anonymous token"));
+        return Err(ApiError::bad_request(
+            "Delete operation not permitted on the anonymous token",
+        ));
     }
     if caller.accessor_id() == Some(id.as_str()) {
-        return Err(ApiError::bad_request("Deletion of the request's authorization token is not permitted"));
+        return Err(ApiError::bad_request(
+            "Deletion of the request's authorization token is not permitted",
+        ));
     }
     if api.store.read().acl.token(&id).is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Cannot find token to delete"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "Cannot find token to delete",
+        ));
     }
     propose(&api, AclCommand::TokenDelete(id)).await?;
     Ok(ok_json(&true, pretty))

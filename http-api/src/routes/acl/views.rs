@@ -170,7 +170,11 @@ pub fn token<'a>(tables: &AclTables, t: &'a Token, show_secret: bool) -> TokenJs
         expiration_time: t.expiration_time_ns.map(rfc3339_nanos),
         expiration_ttl: (t.expiration_ttl_ns > 0).then(|| go_duration(t.expiration_ttl_ns)),
         create_time: rfc3339_nanos(t.create_time_ns),
-        hash: hash_of(&[&t.accessor_id, &t.description, &format!("{:?}{:?}{:?}", t.policies, t.roles, t.local)]),
+        hash: hash_of(&[
+            &t.accessor_id,
+            &t.description,
+            &format!("{:?}{:?}{:?}", t.policies, t.roles, t.local),
+        ]),
         create_index: t.create_index,
         modify_index: t.modify_index,
     }

@@ -18,6 +18,7 @@ use rconsul_state::{Command, CommandResult, ReadMeta};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::acl::Caller;
 use crate::decode::{json_type, Fields};
 use crate::query::Params;
 use crate::response::{
@@ -26,6 +27,7 @@ use crate::response::{
 use crate::routes::kv::{now_ms, DirEntryJson};
 use crate::views::{HealthCheckJson, NodeJson, NodeServiceJson};
 use crate::SharedState;
+use rconsul_state::acl::{Kind, Need};
 
 /// Largest accepted request body (Consul's `txn_max_req_len` default).
 const MAX_TXN_LEN: u64 = 512 * 1024;
@@ -305,9 +307,32 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError>
     }
 }
 
+/// The permission one operation needs, as Consul's `vetTxnOp` asks for it.
+fn authorize_op(caller: &Caller, op: &TxnOp) -> Result<(), ApiError> {
+    if !caller.is_restricted() {
+        return Ok(());
+    }
+    let need = if op.is_write() { Need::Write } else { Need::Read };
+    match op {
+        TxnOp::Kv(kv) if kv.verb == "delete-tree" => caller.require_write_prefix(Kind::Key, &kv.key),
+        TxnOp::Kv(kv) => caller.require(Kind::Key, &kv.key, need),
+        TxnOp::Node(n) => caller.require(Kind::Node, &n.node.node, need),
+        TxnOp::LegacyNode { node, .. } => caller.require(Kind::Node, node, need),
+        TxnOp::Service(s) => caller.require(Kind::Service, &s.service.service, need),
+        TxnOp::LegacyService { node, .. } | TxnOp::LegacyCheck { node, .. } => {
+            caller.require(Kind::Node, node, need)
+        }
+        TxnOp::Check(c) if !c.check.service_name.is_empty() => {
+            caller.require(Kind::Service, &c.check.service_name, need)
+        }
+        TxnOp::Check(c) => caller.require(Kind::Node, &c.check.node, need),
+    }
+}
+
 /// `PUT /v1/txn`.
 pub async fn txn(
     State(api): State<SharedState>,
+    caller: Caller,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Body,
@@ -317,6 +342,26 @@ pub async fn txn(
     let pretty = params.pretty(&api.config);
     let body = read_body(&headers, body).await?;
     let mut ops = decode_ops(&body, api.config.kv_max_value_size, &api.config.datacenter)?;
+    // Every operation is checked on its own; one refused refuses the transaction.
+    let denied: Vec<TxnError> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, op)| {
+            authorize_op(&caller, op).err().map(|e| TxnError {
+                op_index: i,
+                what: e.message,
+            })
+        })
+        .collect();
+    if !denied.is_empty() {
+        let out = TxnOutcome {
+            results: Vec::new(),
+            errors: denied,
+        };
+        let (results, errors) = parts(&out);
+        let body = encode_json(&TxnJson { results, errors }, pretty);
+        return Ok(json_bytes_response(StatusCode::CONFLICT, body));
+    }
     if !ops.iter().any(TxnOp::is_write) {
         let mode = params.consistency()?;
         let meta = api.consensus.read_barrier(mode).await?;
