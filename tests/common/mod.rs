@@ -53,7 +53,26 @@ fn http_agent() -> ureq::Agent {
 
 /// Sends one request; transport errors are returned, HTTP errors are normal responses.
 pub fn try_http(method: &str, url: &str, body: Option<&[u8]>) -> Result<Resp, String> {
-    let req = http_agent().request(method, url);
+    try_http_with(method, url, body, &[])
+}
+
+/// Sends one request with extra headers (`X-Consul-Token`, ...) and panics on transport
+/// errors.
+#[allow(dead_code)] // not every test binary sends headers
+pub fn http_with(method: &str, url: &str, body: Option<&[u8]>, headers: &[(&str, &str)]) -> Resp {
+    try_http_with(method, url, body, headers).unwrap_or_else(|e| panic!("{method} {url}: {e}"))
+}
+
+fn try_http_with(
+    method: &str,
+    url: &str,
+    body: Option<&[u8]>,
+    headers: &[(&str, &str)],
+) -> Result<Resp, String> {
+    let mut req = http_agent().request(method, url);
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
     let result = match body {
         Some(b) => req.send_bytes(b),
         None => req.call(),

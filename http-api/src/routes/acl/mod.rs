@@ -62,6 +62,11 @@ pub async fn read_fields(headers: &HeaderMap, body: Body, context: &str) -> Resu
         .and_then(|v| v.parse::<usize>().ok())
     {
         if len > MAX_BODY {
+            // Read (and drop) a moderately oversized body first, so the client sees the
+            // 413 rather than a connection reset mid-upload.
+            if len <= MAX_BODY * 8 {
+                let _ = axum::body::to_bytes(body, len).await;
+            }
             return Err(too_large(len));
         }
     }
@@ -75,8 +80,14 @@ pub async fn read_fields(headers: &HeaderMap, body: Body, context: &str) -> Resu
 }
 
 /// Proposes an ACL change; a refusal at apply is a 400 with its message.
+///
+/// Answers are read back from the local state, so this waits until the write is
+/// applied here too (a follower or client applies it after the leader answers).
 pub async fn propose(api: &ApiState, cmd: AclCommand) -> Result<CommandResult, ApiError> {
     let result = api.consensus.write(Command::Acl(Box::new(cmd))).await?;
+    api.consensus
+        .read_barrier(rconsul_state::Consistency::Default)
+        .await?;
     match result {
         CommandResult::Failed(why) => Err(ApiError::bad_request(why)),
         other => Ok(other),

@@ -1,0 +1,599 @@
+//! ACLs on real agents: default deny, tokens, policies and roles over the HTTP API,
+//! filtering, expiry, agent tokens that survive a restart, DNS with the default token,
+//! bad input, and a 3-server cluster that keeps its ACLs across kill -9 of the leader.
+//! Addresses: 127.0.30.x and 127.0.31.x.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{http_with, wait_for, Agent, Resp};
+use serde_json::{json, Value};
+
+/// The initial management token every test configures.
+const ROOT: &str = "3c1e7f0a-5b4d-4e2a-9f61-0d2c8b7a6e51";
+const READY: Duration = Duration::from_secs(30);
+
+fn acl_config(extra: &str) -> String {
+    format!(
+        r#"acl {{
+  enabled = true
+  default_policy = "deny"
+  enable_token_persistence = true
+  token_min_expiration_ttl = "1s"
+  tokens {{
+    initial_management = "{ROOT}"
+  }}
+  {extra}
+}}"#
+    )
+}
+
+/// A request with `token` in `X-Consul-Token` (none when empty).
+fn call(agent: &Agent, method: &str, path: &str, body: Option<&str>, token: &str) -> Resp {
+    let headers: Vec<(&str, &str)> = if token.is_empty() {
+        vec![]
+    } else {
+        vec![("X-Consul-Token", token)]
+    };
+    http_with(method, &agent.url(path), body.map(str::as_bytes), &headers)
+}
+
+/// Waits until the leader has created the built-ins and the management token works.
+fn wait_acl_ready(agent: &Agent) {
+    agent.wait_ready(READY);
+    wait_for("the initial management token", READY, || {
+        let r = call(agent, "GET", "/v1/acl/token/self", None, ROOT);
+        (r.status == 200).then_some(())
+    });
+}
+
+/// Creates a policy and a token holding it; returns the token's (AccessorID, SecretID).
+fn token_with_rules(agent: &Agent, name: &str, rules: &str) -> (String, String) {
+    let p = call(
+        agent,
+        "PUT",
+        "/v1/acl/policy",
+        Some(&json!({"Name": name, "Rules": rules}).to_string()),
+        ROOT,
+    );
+    assert_eq!(p.status, 200, "{}", p.text());
+    let t = call(
+        agent,
+        "PUT",
+        "/v1/acl/token",
+        Some(&json!({"Description": name, "Policies": [{"Name": name}]}).to_string()),
+        ROOT,
+    );
+    assert_eq!(t.status, 200, "{}", t.text());
+    let t = t.json();
+    (
+        t["AccessorID"].as_str().unwrap_or_default().to_string(),
+        t["SecretID"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn register(agent: &Agent, node: &str, service: &str) {
+    let body = json!({
+        "Node": node, "Address": "10.1.2.3",
+        "Service": {"Service": service, "Port": 80}
+    });
+    let r = call(
+        agent,
+        "PUT",
+        "/v1/catalog/register",
+        Some(&body.to_string()),
+        ROOT,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn default_deny_tokens_policies_and_filtering() {
+    let (agent, _conf) = Agent::server_with_config("127.0.30.1", "acl.hcl", &acl_config(""));
+    wait_acl_ready(&agent);
+
+    // Anonymous: denied with Consul's text, and the header says deny.
+    let r = call(&agent, "GET", "/v1/kv/app/x", None, "");
+    assert_eq!(r.status, 403);
+    assert!(
+        r.text()
+            .starts_with("Permission denied: anonymous token lacks permission 'key:read' on \"app/x\""),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.header("x-consul-default-acl-policy"), Some("deny"));
+    // An unknown token is not anonymous.
+    let r = call(
+        &agent,
+        "GET",
+        "/v1/kv/app/x",
+        None,
+        "6a0b1c2d-0000-4000-8000-00000000beef",
+    );
+    assert_eq!((r.status, r.text().as_str()), (403, "ACL not found"));
+    // Management writes and reads.
+    assert_eq!(
+        call(&agent, "PUT", "/v1/kv/app/x", Some("v"), ROOT).text(),
+        "true"
+    );
+    assert_eq!(
+        call(&agent, "PUT", "/v1/kv/other/x", Some("w"), ROOT).text(),
+        "true"
+    );
+    assert_eq!(call(&agent, "GET", "/v1/kv/app/x", None, ROOT).status, 200);
+
+    // key_prefix "app/" read: reads app/, nothing else, writes nothing.
+    let (accessor, app) = token_with_rules(&agent, "app-read", r#"key_prefix "app/" { policy = "read" }"#);
+    assert_eq!(call(&agent, "GET", "/v1/kv/app/x?raw", None, &app).text(), "v");
+    let r = call(&agent, "GET", "/v1/kv/other/x", None, &app);
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.text(),
+        format!("Permission denied: token with AccessorID '{accessor}' lacks permission 'key:read' on \"other/x\"")
+    );
+    assert_eq!(call(&agent, "PUT", "/v1/kv/app/x", Some("no"), &app).status, 403);
+    assert_eq!(call(&agent, "DELETE", "/v1/kv/app/x", None, &app).status, 403);
+    // ?recurse from the root lists only what it may read, and says it filtered.
+    let r = call(&agent, "GET", "/v1/kv/?recurse", None, &app);
+    assert_eq!(r.status, 200);
+    let keys: Vec<&str> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["Key"].as_str())
+        .map(|_| "")
+        .collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(r.json()[0]["Key"], "app/x");
+    assert_eq!(r.header("x-consul-results-filtered-by-acls"), Some("true"));
+    // The token in ?token= and as a bearer works the same.
+    assert_eq!(
+        http_with("GET", &agent.url(&format!("/v1/kv/app/x?token={app}")), None, &[]).status,
+        200
+    );
+    let bearer = format!("Bearer {app}");
+    assert_eq!(
+        http_with(
+            "GET",
+            &agent.url("/v1/kv/app/x"),
+            None,
+            &[("Authorization", &bearer)]
+        )
+        .status,
+        200
+    );
+
+    // service_prefix "web" read sees only web* in the catalog, with the header.
+    register(&agent, "n1", "web");
+    register(&agent, "n1", "web-admin");
+    register(&agent, "n2", "db");
+    let (_, web) = token_with_rules(
+        &agent,
+        "web-read",
+        r#"service_prefix "web" { policy = "read" }
+           node_prefix "" { policy = "read" }"#,
+    );
+    let r = call(&agent, "GET", "/v1/catalog/services", None, &web);
+    assert_eq!(r.status, 200);
+    let names: Vec<String> = r.json().as_object().unwrap().keys().cloned().collect();
+    assert_eq!(names, ["web", "web-admin"]);
+    assert_eq!(r.header("x-consul-results-filtered-by-acls"), Some("true"));
+    let all = call(&agent, "GET", "/v1/catalog/services", None, ROOT);
+    assert!(all.json().get("db").is_some());
+    assert_eq!(all.header("x-consul-results-filtered-by-acls"), None);
+    assert_eq!(
+        call(&agent, "GET", "/v1/health/service/db", None, &web).json(),
+        json!([])
+    );
+    assert_eq!(
+        call(&agent, "GET", "/v1/health/service/web", None, &web)
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // Writing a service needs service:write.
+    let reg = json!({"Name": "web", "Port": 1}).to_string();
+    assert_eq!(
+        call(&agent, "PUT", "/v1/agent/service/register", Some(&reg), &web).status,
+        403
+    );
+
+    // Bootstrap: the initial management token consumed it.
+    let b = call(&agent, "PUT", "/v1/acl/bootstrap", None, "");
+    assert_eq!(b.status, 403);
+    assert!(
+        b.text()
+            .starts_with("Permission denied: ACL bootstrap no longer allowed (reset index: "),
+        "{}",
+        b.text()
+    );
+
+    // Clone, update, delete.
+    let c = call(
+        &agent,
+        "PUT",
+        &format!("/v1/acl/token/{accessor}/clone"),
+        Some(r#"{"Description": "copy"}"#),
+        ROOT,
+    );
+    assert_eq!(c.status, 200, "{}", c.text());
+    let copy = c.json();
+    assert_eq!(copy["Description"], "copy");
+    assert_eq!(copy["Policies"][0]["Name"], "app-read");
+    let copy_secret = copy["SecretID"].as_str().unwrap().to_string();
+    let copy_id = copy["AccessorID"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(&agent, "GET", "/v1/kv/app/x", None, &copy_secret).status,
+        200
+    );
+    let u = call(
+        &agent,
+        "PUT",
+        &format!("/v1/acl/token/{copy_id}"),
+        Some(r#"{"Description": "now web", "Policies": [{"Name": "web-read"}]}"#),
+        ROOT,
+    );
+    assert_eq!(u.status, 200, "{}", u.text());
+    assert_eq!(
+        call(&agent, "GET", "/v1/kv/app/x", None, &copy_secret).status,
+        403,
+        "update takes effect at once"
+    );
+    assert_eq!(
+        call(&agent, "DELETE", &format!("/v1/acl/token/{copy_id}"), None, ROOT).text(),
+        "true"
+    );
+    let r = call(&agent, "GET", "/v1/catalog/services", None, &copy_secret);
+    assert_eq!((r.status, r.text().as_str()), (403, "ACL not found"));
+    assert_eq!(
+        call(&agent, "GET", &format!("/v1/acl/token/{copy_id}"), None, ROOT).status,
+        404
+    );
+
+    // A non-management token cannot manage ACLs.
+    assert_eq!(call(&agent, "GET", "/v1/acl/tokens", None, &app).status, 403);
+    assert_eq!(
+        call(&agent, "GET", "/v1/acl/token/self", None, &app).json()["AccessorID"],
+        accessor.as_str()
+    );
+}
+
+#[test]
+fn bad_input_gets_consuls_errors_and_changes_nothing() {
+    let (agent, _conf) = Agent::server_with_config("127.0.30.4", "acl.hcl", &acl_config(""));
+    wait_acl_ready(&agent);
+    let policies = || {
+        call(&agent, "GET", "/v1/acl/policies", None, ROOT)
+            .json()
+            .as_array()
+            .map(Vec::len)
+    };
+    let tokens = || {
+        call(&agent, "GET", "/v1/acl/tokens", None, ROOT)
+            .json()
+            .as_array()
+            .map(Vec::len)
+    };
+    let (p0, t0) = (policies(), tokens());
+
+    let put = |path: &str, body: &str| call(&agent, "PUT", path, Some(body), ROOT);
+    let r = put(
+        "/v1/acl/policy",
+        r#"{"Name": "broken", "Rules": "key_prefix \"a\" {\n policy = \n"}"#,
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("Failed to parse ACL rules") && r.text().contains("line"),
+        "{}",
+        r.text()
+    );
+    let r = put(
+        "/v1/acl/policy",
+        r#"{"Name": "bad", "Rules": "key \"a\" { policy = \"reed\" }"}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        put("/v1/acl/policy", r#"{"Name": "dup", "Rules": ""}"#).status,
+        200
+    );
+    let r = put("/v1/acl/policy", r#"{"Name": "dup", "Rules": ""}"#);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Invalid Policy: A Policy with Name \"dup\" already exists")
+    );
+    let r = put("/v1/acl/policy", r#"{"Name": "has space"}"#);
+    assert_eq!(r.status, 400);
+    let r = put("/v1/acl/token", r#"{"SecretID": "not-a-uuid"}"#);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Invalid Token: SecretID is not a valid UUID")
+    );
+    let r = put("/v1/acl/token", r#"{"Policies": [{"Name": "no-such-policy"}]}"#);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "No such ACL policy with name \"no-such-policy\"")
+    );
+    let r = put("/v1/acl/token", r#"{"Bogus": 1}"#);
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Token decoding failed: json: unknown field \"Bogus\"")
+    );
+    let huge = format!(r#"{{"Description": "{}"}}"#, "x".repeat(2 << 20));
+    assert_eq!(put("/v1/acl/token", &huge).status, 413);
+    let r = call(
+        &agent,
+        "DELETE",
+        "/v1/acl/token/00000000-0000-0000-0000-000000000002",
+        None,
+        ROOT,
+    );
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (400, "Delete operation not permitted on the anonymous token")
+    );
+    let r = call(
+        &agent,
+        "DELETE",
+        "/v1/acl/policy/00000000-0000-0000-0000-000000000001",
+        None,
+        ROOT,
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("global-management"), "{}", r.text());
+    let r = put(
+        "/v1/acl/policy/00000000-0000-0000-0000-000000000001",
+        r#"{"Rules": "key \"\" { policy = \"read\" }"}"#,
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // Only the one good policy was written; the built-ins are intact.
+    assert_eq!(policies(), p0.map(|n| n + 1));
+    assert_eq!(tokens(), t0);
+    assert_eq!(call(&agent, "GET", "/v1/acl/token/self", None, ROOT).status, 200);
+    let mgmt = call(
+        &agent,
+        "GET",
+        "/v1/acl/policy/00000000-0000-0000-0000-000000000001",
+        None,
+        ROOT,
+    )
+    .json();
+    assert_eq!(mgmt["Name"], "global-management");
+}
+
+#[test]
+fn expired_tokens_are_refused_and_reaped() {
+    let (agent, _conf) = Agent::server_with_config("127.0.30.2", "acl.hcl", &acl_config(""));
+    wait_acl_ready(&agent);
+    call(
+        &agent,
+        "PUT",
+        "/v1/acl/policy",
+        Some(r#"{"Name": "kv", "Rules": "key_prefix \"\" { policy = \"read\" }"}"#),
+        ROOT,
+    );
+    let r = call(
+        &agent,
+        "PUT",
+        "/v1/acl/token",
+        Some(r#"{"Policies": [{"Name": "kv"}], "ExpirationTTL": "2s"}"#),
+        ROOT,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.json();
+    assert_eq!(t["ExpirationTTL"], "2s");
+    assert!(t["ExpirationTime"].is_string());
+    let secret = t["SecretID"].as_str().unwrap().to_string();
+    let accessor = t["AccessorID"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(&agent, "GET", "/v1/kv/x", None, &secret).status,
+        404,
+        "allowed, key absent"
+    );
+    wait_for("the token to expire", Duration::from_secs(10), || {
+        let r = call(&agent, "GET", "/v1/kv/x", None, &secret);
+        (r.status == 403 && r.text() == "ACL not found").then_some(())
+    });
+    wait_for("the leader to reap it", Duration::from_secs(10), || {
+        let list = call(&agent, "GET", "/v1/acl/tokens", None, ROOT).json();
+        let gone = !list
+            .as_array()?
+            .iter()
+            .any(|t| t["AccessorID"] == accessor.as_str());
+        let read = call(&agent, "GET", &format!("/v1/acl/token/{accessor}"), None, ROOT);
+        (gone && read.status == 404).then_some(())
+    });
+    // Out of bounds TTLs are refused.
+    let r = call(
+        &agent,
+        "PUT",
+        "/v1/acl/token",
+        Some(r#"{"ExpirationTTL": "100h"}"#),
+        ROOT,
+    );
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("should be between"), "{}", r.text());
+}
+
+/// A DNS A query for `name` on `ip`:8600; the response code and answer count.
+fn dns_a(ip: &str, name: &str) -> (rconsul_dns::proto::op::ResponseCode, usize) {
+    use rconsul_dns::proto::op::{Message, Query};
+    use rconsul_dns::proto::rr::{Name, RecordType};
+    let mut msg = Message::query();
+    msg.metadata.id = 4242;
+    msg.metadata.recursion_desired = true;
+    let qname = Name::from_ascii(name).expect("name");
+    msg.queries.push(Query::query(qname, RecordType::A));
+    let sock = std::net::UdpSocket::bind((ip, 0)).expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let packet = msg.to_vec().expect("encode");
+    for _ in 0..5 {
+        sock.send_to(&packet, (ip, 8600)).expect("send");
+        let mut buf = vec![0u8; 4096];
+        if let Ok(n) = sock.recv(&mut buf) {
+            let reply = Message::from_vec(&buf[..n]).expect("decode");
+            return (reply.metadata.response_code, reply.answers.len());
+        }
+    }
+    panic!("no DNS answer from {ip}");
+}
+
+#[test]
+fn agent_tokens_persist_and_dns_answers_with_the_default_token() {
+    let (mut agent, _conf) = Agent::server_with_config("127.0.30.3", "acl.hcl", &acl_config(""));
+    wait_acl_ready(&agent);
+    register(&agent, "n1", "web");
+    register(&agent, "n1", "db");
+    use rconsul_dns::proto::op::ResponseCode;
+    // Anonymous under default deny: DNS knows nothing.
+    wait_for("DNS up", READY, || {
+        (dns_a("127.0.30.3", "db.service.consul.").0 == ResponseCode::NXDomain).then_some(())
+    });
+    assert_eq!(
+        dns_a("127.0.30.3", "web.service.consul.").0,
+        ResponseCode::NXDomain
+    );
+    // A default token that reads web (and nodes) and the KV store.
+    let (_, default) = token_with_rules(
+        &agent,
+        "dns",
+        r#"service "web" { policy = "read" }
+           node_prefix "" { policy = "read" }
+           key_prefix "" { policy = "read" }"#,
+    );
+    let body = json!({"Token": default}).to_string();
+    let r = call(&agent, "PUT", "/v1/agent/token/default", Some(&body), ROOT);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        dns_a("127.0.30.3", "web.service.consul."),
+        (ResponseCode::NoError, 1)
+    );
+    assert_eq!(
+        dns_a("127.0.30.3", "db.service.consul.").0,
+        ResponseCode::NXDomain,
+        "db stays hidden"
+    );
+    assert_eq!(
+        call(&agent, "GET", "/v1/kv/anything", None, "").status,
+        404,
+        "no token: the default token"
+    );
+    // Setting an agent token needs acl:write.
+    assert_eq!(
+        call(&agent, "PUT", "/v1/agent/token/default", Some(&body), &default).status,
+        403
+    );
+
+    // kill -9 and restart on the same data dir: the token came from acl-tokens.json.
+    agent.kill9();
+    agent.start();
+    wait_acl_ready(&agent);
+    assert_eq!(call(&agent, "GET", "/v1/kv/anything", None, "").status, 404);
+    assert_eq!(
+        dns_a("127.0.30.3", "web.service.consul."),
+        (ResponseCode::NoError, 1)
+    );
+}
+
+#[test]
+fn acl_endpoints_answer_401_without_acls() {
+    let agent = Agent::dev("127.0.30.5");
+    agent.wait_ready(READY);
+    for path in ["/v1/acl/tokens", "/v1/acl/policies", "/v1/acl/token/self"] {
+        let r = agent.get(path);
+        assert_eq!(
+            (r.status, r.text().as_str()),
+            (401, "ACL support disabled"),
+            "{path}"
+        );
+    }
+    assert_eq!(agent.put("/v1/acl/bootstrap", b"").status, 401);
+    // Tokens are ignored and everything is allowed; the header says allow.
+    let r = http_with(
+        "PUT",
+        &agent.url("/v1/kv/a"),
+        Some(b"1"),
+        &[("X-Consul-Token", "whatever")],
+    );
+    assert_eq!(
+        (r.status, r.header("x-consul-default-acl-policy")),
+        (200, Some("allow"))
+    );
+}
+
+#[test]
+fn a_cluster_keeps_its_acls_across_kill_9_of_the_leader() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ips = ["127.0.31.1", "127.0.31.2", "127.0.31.3"];
+    let hcl = acl_config("");
+    let mut agents: Vec<Agent> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            Agent::with_args(
+                ip,
+                vec![
+                    "agent".into(),
+                    "-server".into(),
+                    "-bootstrap-expect=3".into(),
+                    format!("-bind={ip}"),
+                    format!("-client={ip}"),
+                    format!("-node=s{i}"),
+                    format!("-data-dir={}", dir.path().join(format!("s{i}")).display()),
+                    format!("-retry-join={}", ips[0]),
+                    "-hcl".into(),
+                    hcl.clone(),
+                ],
+            )
+        })
+        .collect();
+    for a in &agents {
+        wait_acl_ready(a);
+    }
+    let (_, app) = token_with_rules(&agents[0], "app", r#"key_prefix "app/" { policy = "write" }"#);
+    assert_eq!(
+        call(&agents[1], "PUT", "/v1/kv/app/k", Some("1"), &app).text(),
+        "true"
+    );
+    // Every server resolves the token from its own replica.
+    for a in &agents {
+        wait_for("the token replicated", READY, || {
+            (call(a, "GET", "/v1/kv/app/k", None, &app).status == 200).then_some(())
+        });
+    }
+    let leader = agents[0]
+        .get("/v1/status/leader")
+        .json()
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let li = ips
+        .iter()
+        .position(|ip| leader.starts_with(&format!("{ip}:")))
+        .expect("leader is one of ours");
+    agents[li].kill9();
+    let other = (li + 1) % 3;
+    wait_for("a new leader", READY, || {
+        let l = agents[other].get("/v1/status/leader").json();
+        let l = l.as_str()?;
+        (!l.is_empty() && !l.starts_with(&format!("{}:", ips[li]))).then_some(())
+    });
+    assert_eq!(
+        call(&agents[other], "PUT", "/v1/kv/app/k2", Some("2"), &app).text(),
+        "true"
+    );
+    assert_eq!(
+        call(&agents[other], "PUT", "/v1/kv/other", Some("2"), &app).status,
+        403
+    );
+    agents[li].start();
+    wait_acl_ready(&agents[li]);
+    wait_for("the restarted server to catch up", READY, || {
+        (call(&agents[li], "GET", "/v1/kv/app/k2?raw", None, &app).text() == "2").then_some(())
+    });
+    let _: Value = call(&agents[li], "GET", "/v1/acl/policies", None, ROOT).json();
+}
