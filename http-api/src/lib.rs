@@ -9,6 +9,7 @@
 //! - [`response`]: Consul's headers, JSON encoding and error bodies.
 //! - `routes::*`: one module per endpoint family.
 //! - [`ui`]: the embedded web UI at `/ui/`.
+//! - [`login`]: the `jwt` auth method: token checks and binding rules for `/v1/acl/login`.
 
 pub mod blocking;
 pub mod cache;
@@ -16,6 +17,7 @@ pub mod conn_limit;
 pub mod decode;
 pub mod dispatch;
 pub mod filter;
+pub mod login;
 pub mod query;
 pub mod response;
 pub mod router;
