@@ -118,7 +118,35 @@ fn selector_matches(selector: &str, fields: &Value) -> bool {
     if selector.is_empty() {
         return true;
     }
-    Filter::parse(selector).is_ok_and(|f| f.matches(fields))
+    parse_selector(selector).is_ok_and(|f| f.matches(fields))
+}
+
+/// Parses a selector and checks it against the identity's shape, as go-bexpr does with
+/// Consul's `{Values map[string]string; Lists map[string][]string}` type: only `value`,
+/// `value.<attr>`, `list` and `list.<attr>` exist, and lists and maps only support `in` and
+/// `is empty`. Without this check a typo such as `values.role != admin` would match everyone
+/// (a missing field is "not equal"), where Consul matches no one.
+fn parse_selector(selector: &str) -> Result<Filter, String> {
+    use crate::filter::SelectorTest;
+    let filter = Filter::parse(selector).map_err(|e| e.to_string())?;
+    for (path, test) in filter.selectors() {
+        let container_ok = matches!(test, SelectorTest::In | SelectorTest::IsEmpty);
+        let ok = match path.as_slice() {
+            ["value", _] => true,
+            ["list", _] | ["value"] | ["list"] => container_ok,
+            _ => false,
+        };
+        if !ok {
+            let name = path.join(".");
+            return Err(match path.as_slice() {
+                ["value" | "list", ..] if path.len() <= 2 => {
+                    format!("Invalid match operator {test:?} for selector {name:?}")
+                }
+                _ => format!("Selector {name:?} is not valid"),
+            });
+        }
+    }
+    Ok(filter)
 }
 
 /// Consul's checks of a binding rule on create (`IsValidBindingRule` and the selector parse):
@@ -132,7 +160,7 @@ pub fn validate_binding_rule(
     projected_var_names: &[String],
 ) -> Result<(), String> {
     if !rule.selector.is_empty() {
-        Filter::parse(rule.selector)
+        parse_selector(rule.selector)
             .map_err(|e| format!("invalid Binding Rule: Selector is invalid: {e}"))?;
     }
     if rule.bind_type.is_empty() || rule.bind_name.is_empty() {
@@ -352,6 +380,11 @@ mod tests {
                 "pol-${value.name}",
             ),
             rule("not a valid selector ((", "role", "never"),
+            // Fields the identity does not have, or tests its types do not support, never match.
+            rule("values.role != admin", "role", "never"),
+            rule("list.groups != admin", "role", "never"),
+            rule("value.role.x != admin", "role", "never"),
+            rule("list.groups matches x", "role", "never"),
         ];
         let b = bind(&rules, &identity()).expect("bindings");
         assert_eq!(b.roles, vec!["admins"]);
@@ -444,6 +477,25 @@ mod tests {
         assert!(validate_binding_rule(&rule("a ==", "role", "x"), &names)
             .unwrap_err()
             .starts_with("invalid Binding Rule: Selector is invalid: "));
+        assert_eq!(
+            validate_binding_rule(&rule("nope == x", "role", "x"), &names).unwrap_err(),
+            "invalid Binding Rule: Selector is invalid: Selector \"nope\" is not valid"
+        );
+        assert_eq!(
+            validate_binding_rule(&rule("list.groups == x", "role", "x"), &names).unwrap_err(),
+            "invalid Binding Rule: Selector is invalid: Invalid match operator Equal for selector \"list.groups\""
+        );
+        for ok in [
+            "\"dev\" in list.groups",
+            "list.groups is empty",
+            "value is not empty",
+            "value.x matches \"^a\"",
+        ] {
+            assert!(
+                validate_binding_rule(&rule(ok, "role", "x"), &names).is_ok(),
+                "{ok}"
+            );
+        }
         assert!(validate_binding_rule(&rule("", "policy", "builtin/x"), &names).is_err());
         assert!(validate_binding_rule(&rule("", "policy", "team/x"), &names).is_ok());
     }
