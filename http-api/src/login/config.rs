@@ -67,7 +67,7 @@ pub struct JwtConfig {
     pub jwt_validation_pub_keys: Vec<String>,
     /// `JWKSURL`: where the JWKS is (`file://` only here).
     pub jwks_url: String,
-    /// `JWKSCACert`: CA for the JWKS URL (accepted, unused: no network fetches).
+    /// `JWKSCACert`: CA for the JWKS URL (must look like PEM; unused: no network fetches).
     pub jwks_ca_cert: String,
     /// `OIDCDiscoveryURL`: refused (it needs the network).
     pub oidc_discovery_url: String,
@@ -195,6 +195,11 @@ impl JwtConfig {
                      not do: use a file:// URL or JWTValidationPubKeys",
                     self.jwks_url
                 )));
+            }
+            if !self.jwks_ca_cert.is_empty() && !self.jwks_ca_cert.contains("-----BEGIN CERTIFICATE-----") {
+                return Err(ConfigError(
+                    "error checking JWKSCACert: could not parse CA PEM value successfully".into(),
+                ));
             }
         } else if !self.jwks_ca_cert.is_empty() {
             return Err(ConfigError(
@@ -456,5 +461,9 @@ mod tests {
         let c = JwtConfig::from_json(&json!({"JWKSURL": "file:///etc/my%20keys.json"})).expect("valid");
         assert_eq!(c.key_source(), KeySource::JwksFile("/etc/my keys.json".into()));
         assert!(err(json!({"JWKSURL": "file://relative.json"})).starts_with("error checking JWKSURL"));
+        assert_eq!(
+            err(json!({"JWKSURL": "file:///x.json", "JWKSCACert": "junk"})),
+            "error checking JWKSCACert: could not parse CA PEM value successfully"
+        );
     }
 }

@@ -24,7 +24,7 @@
 //!
 //! - `JWKSURL` must be a `file://` URL, read at every login; `http(s)://` and
 //!   `OIDCDiscoveryURL` are refused when the method is written (no network access here).
-//!   `JWKSCACert` is accepted and unused.
+//!   `JWKSCACert` must look like PEM but is otherwise unused.
 //! - `JWTSupportedAlgs`, when set, restricts the token's `alg` (Consul ignores it for static
 //!   keys and JWKS). When empty, every asymmetric algorithm the key can verify is accepted (as
 //!   Consul does), not only `RS256`.

@@ -15,6 +15,8 @@ const RSA1_PUB: &str = include_str!("testdata/rsa1.pub");
 const RSA2_KEY: &str = include_str!("testdata/rsa2.key");
 const EC_KEY: &str = include_str!("testdata/ec256.key");
 const EC_PUB: &str = include_str!("testdata/ec256.pub");
+const ED_KEY: &str = include_str!("testdata/ed25519.key");
+const ED_PUB: &str = include_str!("testdata/ed25519.pub");
 
 const NOW: u64 = 1_700_000_000;
 
@@ -29,6 +31,7 @@ fn ts(offset: i64) -> i64 {
 fn sign(alg: Algorithm, key_pem: &str, kid: Option<&str>, claims: &Value) -> String {
     let key = match alg {
         Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(key_pem.as_bytes()),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(key_pem.as_bytes()),
         _ => EncodingKey::from_rsa_pem(key_pem.as_bytes()),
     }
     .expect("test key");
@@ -94,6 +97,14 @@ fn login_valid_token_maps_claims() {
     let claims = with(good_claims(), "aud", json!("other"));
     let token = sign(Algorithm::ES256, EC_KEY, None, &claims);
     assert!(check(&static_config(json!({})), &token).is_ok());
+    // Ed25519 keys verify EdDSA tokens.
+    let ed_config = static_config(json!({"JWTValidationPubKeys": [ED_PUB]}));
+    let token = sign(Algorithm::EdDSA, ED_KEY, None, &good_claims());
+    assert!(check(&ed_config, &token).is_ok());
+    assert!(matches!(
+        check(&ed_config, &rs256(&good_claims())),
+        Err(LoginError::Signature(_))
+    ));
 }
 
 #[test]
