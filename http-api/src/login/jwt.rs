@@ -68,8 +68,9 @@ pub(crate) fn verify_signature(
 
     let mut verified = false;
     for key in keys {
-        // go-oidc tries every key when the token names none, else only the keys with its `kid`.
-        if parsed.kid.is_some() && key.kid.is_some() && parsed.kid != key.kid {
+        // For a JWKS, go-oidc tries every key when the token names none, else only the keys with
+        // its `kid`; PEM keys have no `kid` and are all tried, as go-jose does.
+        if jwks && parsed.kid.is_some() && parsed.kid != key.kid {
             continue;
         }
         if !key.kind.verifies(alg) || key.alg.is_some_and(|a| a != alg) {

@@ -298,6 +298,14 @@ fn login_jwks_file() {
         validator.validate(&wrong_kid, now()),
         Err(LoginError::Signature(_))
     ));
+    let unknown_kid = sign(Algorithm::RS256, RSA1_KEY, Some("rotated-away"), &good_claims());
+    assert!(matches!(
+        validator.validate(&unknown_kid, now()),
+        Err(LoginError::Signature(_))
+    ));
+    // PEM keys have no kid: a token's kid does not matter.
+    let with_kid = sign(Algorithm::RS256, RSA1_KEY, Some("anything"), &good_claims());
+    assert!(check(&static_config(json!({})), &with_kid).is_ok());
     let wrong_key = sign(Algorithm::RS256, RSA2_KEY, Some("rsa1"), &good_claims());
     assert!(matches!(
         validator.validate(&wrong_key, now()),
