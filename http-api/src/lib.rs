@@ -10,6 +10,7 @@
 //! - [`acl`]: who a request's token is and what it may do.
 //! - `routes::*`: one module per endpoint family.
 //! - [`ui`]: the embedded web UI at `/ui/`.
+//! - [`login`]: the `jwt` auth method: token checks and binding rules for `/v1/acl/login`.
 
 pub mod acl;
 pub mod blocking;
@@ -18,6 +19,7 @@ pub mod conn_limit;
 pub mod decode;
 pub mod dispatch;
 pub mod filter;
+pub mod login;
 pub mod query;
 pub mod response;
 pub mod router;

@@ -71,6 +71,23 @@ impl Expr {
         })
     }
 
+    /// Calls `f` with each match expression's selector and test kind, left to right.
+    pub(super) fn visit_selectors<'a>(&'a self, f: &mut impl FnMut(&'a [Box<str>], super::SelectorTest)) {
+        match self {
+            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| e.visit_selectors(f)),
+            Expr::Not(inner) => inner.visit_selectors(f),
+            Expr::Match(m) => f(
+                &m.path,
+                match m.test {
+                    Test::Equal(_) => super::SelectorTest::Equal,
+                    Test::In(_) => super::SelectorTest::In,
+                    Test::IsEmpty => super::SelectorTest::IsEmpty,
+                    Test::Matches(_) => super::SelectorTest::Matches,
+                },
+            ),
+        }
+    }
+
     /// Evaluates the expression against one item.
     pub(super) fn eval(&self, item: &Value) -> bool {
         match self {

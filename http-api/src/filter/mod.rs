@@ -73,6 +73,20 @@ pub struct Filter {
     expr: Option<Expr>,
 }
 
+/// The kind of test a match expression makes (negated forms included: `!=` is `Equal`,
+/// `not in` and `contains` are `In`, `is not empty` is `IsEmpty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SelectorTest {
+    /// `==`, `!=`
+    Equal,
+    /// `in`, `not in`, `contains`, `not contains`
+    In,
+    /// `is empty`, `is not empty`
+    IsEmpty,
+    /// `matches`, `not matches`
+    Matches,
+}
+
 /// A filter expression Consul would refuse.
 ///
 /// Its text is Consul's whole message, starting `Failed to create boolean expression evaluator: `.
@@ -92,6 +106,17 @@ impl Filter {
         let tree = parser::parse(expr).map_err(|e| FilterError(format!("{ERROR_PREFIX}{e}")))?;
         let expr = Expr::lower(tree).map_err(|e| FilterError(format!("{ERROR_PREFIX}{e}")))?;
         Ok(Filter { expr: Some(expr) })
+    }
+
+    /// Every match expression's selector (as its components: `Meta.env` is `["Meta", "env"]`)
+    /// and kind of test, left to right; for callers that check selectors against a schema, as
+    /// go-bexpr does when given a type.
+    pub fn selectors(&self) -> Vec<(Vec<&str>, SelectorTest)> {
+        let mut out = Vec::new();
+        if let Some(e) = &self.expr {
+            e.visit_selectors(&mut |path, test| out.push((path.iter().map(|c| &**c).collect(), test)));
+        }
+        out
     }
 
     /// Whether `item` (one element of the listed result, as JSON) passes the filter.
@@ -374,5 +399,23 @@ mod tests {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Filter>();
         assert_send_sync::<FilterError>();
+    }
+
+    #[test]
+    fn filter_lists_its_selectors() {
+        let f =
+            Filter::parse("a.b == 1 and not (c contains x or \"y\" not in d) or e is empty or f matches z")
+                .expect("parses");
+        let got: Vec<(String, SelectorTest)> =
+            f.selectors().into_iter().map(|(p, t)| (p.join("."), t)).collect();
+        let want = [
+            ("a.b", SelectorTest::Equal),
+            ("c", SelectorTest::In),
+            ("d", SelectorTest::In),
+            ("e", SelectorTest::IsEmpty),
+            ("f", SelectorTest::Matches),
+        ];
+        assert_eq!(got, want.map(|(p, t)| (p.to_string(), t)));
+        assert!(Filter::parse("").expect("empty").selectors().is_empty());
     }
 }
