@@ -597,3 +597,110 @@ fn a_cluster_keeps_its_acls_across_kill_9_of_the_leader() {
     });
     let _: Value = call(&agents[li], "GET", "/v1/acl/policies", None, ROOT).json();
 }
+
+/// A JWT signed with the test RSA key, with `claims` plus issuer, audience and times.
+fn jwt(claims: Value) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut body =
+        json!({"iss": "test-issuer", "aud": "rconsul", "iat": now, "nbf": now - 5, "exp": now + 300});
+    if let (Some(b), Some(c)) = (body.as_object_mut(), claims.as_object()) {
+        b.extend(c.clone());
+    }
+    let key =
+        jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("../http-api/src/login/testdata/rsa1.key"))
+            .expect("test key");
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &body,
+        &key,
+    )
+    .expect("sign")
+}
+
+#[test]
+fn a_jwt_login_mints_a_token_from_the_binding_rules() {
+    let (agent, _conf) = Agent::server_with_config("127.0.30.6", "acl.hcl", &acl_config(""));
+    wait_acl_ready(&agent);
+    call(&agent, "PUT", "/v1/kv/app/x", Some("v"), ROOT);
+    token_with_rules(&agent, "app-read", r#"key_prefix "app/" { policy = "read" }"#);
+    let method = json!({
+        "Name": "jwt", "Type": "jwt",
+        "Config": {
+            "JWTValidationPubKeys": [include_str!("../http-api/src/login/testdata/rsa1.pub")],
+            "BoundIssuer": "test-issuer",
+            "BoundAudiences": ["rconsul"],
+            "ClaimMappings": {"role": "role"}
+        }
+    });
+    let r = call(
+        &agent,
+        "PUT",
+        "/v1/acl/auth-method",
+        Some(&method.to_string()),
+        ROOT,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let rule = json!({"AuthMethod": "jwt", "Selector": "value.role==admin", "BindType": "policy", "BindName": "app-read"});
+    let r = call(
+        &agent,
+        "PUT",
+        "/v1/acl/binding-rule",
+        Some(&rule.to_string()),
+        ROOT,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let login = |claims: Value| {
+        let body = json!({"AuthMethod": "jwt", "BearerToken": jwt(claims)}).to_string();
+        http_with("POST", &agent.url("/v1/acl/login"), Some(body.as_bytes()), &[])
+    };
+    let r = login(json!({"role": "admin"}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = r.json();
+    assert_eq!(t["AuthMethod"], "jwt");
+    assert_eq!(t["Policies"][0]["Name"], "app-read");
+    let secret = t["SecretID"].as_str().unwrap().to_string();
+    assert_eq!(call(&agent, "GET", "/v1/kv/app/x?raw", None, &secret).text(), "v");
+    assert_eq!(
+        call(&agent, "GET", "/v1/acl/tokens?authmethod=jwt", None, ROOT)
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    // No rule matches a guest; a token signed by another key is refused.
+    assert_eq!(login(json!({"role": "guest"})).status, 403);
+    let wrong = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &json!({"role": "admin", "iss": "test-issuer", "aud": "rconsul", "exp": 4_000_000_000u64}),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(include_bytes!("../http-api/src/login/testdata/rsa2.key"))
+            .expect("key"),
+    )
+    .expect("sign");
+    let body = json!({"AuthMethod": "jwt", "BearerToken": wrong}).to_string();
+    assert_eq!(
+        http_with("POST", &agent.url("/v1/acl/login"), Some(body.as_bytes()), &[]).status,
+        403
+    );
+    // Logout deletes it; the management token cannot log out.
+    let r = http_with(
+        "POST",
+        &agent.url("/v1/acl/logout"),
+        None,
+        &[("X-Consul-Token", &secret)],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(call(&agent, "GET", "/v1/kv/app/x", None, &secret).status, 403);
+    assert_eq!(
+        http_with(
+            "POST",
+            &agent.url("/v1/acl/logout"),
+            None,
+            &[("X-Consul-Token", ROOT)]
+        )
+        .status,
+        403
+    );
+}

@@ -7,7 +7,7 @@ use axum::routing::{delete, get, put, MethodRouter};
 use axum::Router;
 
 use crate::response::{add_common_headers, ApiError};
-use crate::routes::acl::{agent_token, auth, policies, roles, templated, tokens};
+use crate::routes::acl::{agent_token, auth, login, policies, roles, templated, tokens};
 use crate::routes::{agent, catalog, event, health, kv, membership, operator, session, status, txn};
 use crate::SharedState;
 
@@ -128,6 +128,14 @@ fn acl_routes() -> Router<SharedState> {
         .route(
             "/v1/acl/templated-policy/preview/{*name}",
             allow(POST_ONLY, axum::routing::post(templated::preview)),
+        )
+        .route(
+            "/v1/acl/login",
+            allow(POST_ONLY, axum::routing::post(login::login)),
+        )
+        .route(
+            "/v1/acl/logout",
+            allow(POST_ONLY, axum::routing::post(login::logout)),
         )
         .route("/v1/agent/token/{kind}", allow(PUT_ONLY, put(agent_token::set)))
 }

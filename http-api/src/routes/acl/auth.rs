@@ -60,6 +60,9 @@ fn decode_method(f: &mut Fields, mut m: AuthMethod) -> Result<AuthMethod, ApiErr
             m.method_type
         )));
     }
+    let config: serde_json::Value = serde_json::from_str(&m.config_json).unwrap_or_default();
+    crate::login::validate_config(&config)
+        .map_err(|e| ApiError::bad_request(format!("Invalid Auth Method: {e}")))?;
     Ok(m)
 }
 
@@ -251,6 +254,26 @@ fn decode_rule(api: &SharedState, f: &mut Fields, mut r: BindingRule) -> Result<
         Filter::parse(&r.selector)
             .map_err(|e| ApiError::bad_request(format!("invalid Binding Rule: Selector is invalid: {e}")))?;
     }
+    let config_json = api
+        .store
+        .read()
+        .acl
+        .auth_method(&r.auth_method)
+        .map(|m| m.config_json.clone())
+        .unwrap_or_default();
+    let config: serde_json::Value = serde_json::from_str(&config_json).unwrap_or_default();
+    let vars = crate::login::JwtConfig::from_json(&config)
+        .map(|c| c.projected_var_names())
+        .unwrap_or_default();
+    let bind_vars: Option<serde_json::Value> = serde_json::from_str(&r.bind_vars_json).ok();
+    let spec = crate::login::BindingRuleSpec {
+        selector: &r.selector,
+        bind_type: &r.bind_type,
+        bind_name: &r.bind_name,
+        bind_vars: bind_vars.as_ref(),
+    };
+    crate::login::validate_binding_rule(&spec, &vars)
+        .map_err(|e| ApiError::bad_request(format!("Invalid Binding Rule: {e}")))?;
     Ok(r)
 }
 

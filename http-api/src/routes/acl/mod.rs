@@ -9,6 +9,7 @@
 pub mod agent_token;
 pub mod auth;
 pub mod links;
+pub mod login;
 pub mod policies;
 pub mod roles;
 pub mod templated;
