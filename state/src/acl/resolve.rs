@@ -186,7 +186,7 @@ impl Resolver {
     }
 
     fn applies_here(&self, datacenters: &[String]) -> bool {
-        datacenters.is_empty() || datacenters.iter().any(|d| *d == self.datacenter)
+        datacenters.is_empty() || datacenters.contains(&self.datacenter)
     }
 }
 
