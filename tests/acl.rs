@@ -366,8 +366,32 @@ fn bad_input_gets_consuls_errors_and_changes_nothing() {
 
 #[test]
 fn expired_tokens_are_refused_and_reaped() {
-    let (agent, _conf) = Agent::server_with_config("127.0.30.2", "acl.hcl", &acl_config(""));
+    let (agent, _conf) = Agent::server_with_config(
+        "127.0.30.2",
+        "acl.hcl",
+        &acl_config("enable_key_list_policy = true"),
+    );
     wait_acl_ready(&agent);
+    // With enable_key_list_policy, listing needs `list` on the prefix; `read` is not enough.
+    call(&agent, "PUT", "/v1/kv/app/a", Some("1"), ROOT);
+    let (_, reader) = token_with_rules(&agent, "reader", r#"key_prefix "app/" { policy = "read" }"#);
+    let (_, lister) = token_with_rules(&agent, "lister", r#"key_prefix "app/" { policy = "list" }"#);
+    assert_eq!(call(&agent, "GET", "/v1/kv/app/a", None, &reader).status, 200);
+    let r = call(&agent, "GET", "/v1/kv/app/?recurse", None, &reader);
+    assert_eq!(r.status, 403);
+    assert!(
+        r.text().contains("lacks permission 'key:list' on \"app/\""),
+        "{}",
+        r.text()
+    );
+    assert_eq!(
+        call(&agent, "GET", "/v1/kv/app/?keys", None, &lister).json(),
+        json!(["app/a"])
+    );
+    assert_eq!(
+        call(&agent, "PUT", "/v1/kv/app/b", Some("2"), &lister).status,
+        403
+    );
     call(
         &agent,
         "PUT",

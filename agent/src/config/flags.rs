@@ -1265,7 +1265,6 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "acl.enabled",
                 "ca_file",
                 "cert_file",
                 "connect.enabled",
@@ -1275,7 +1274,8 @@ mod tests {
                 "ports.https"
             ]
         );
-        assert!(c.unenforced[0].1.contains("every request is allowed"));
+        // ACLs are enforced now: `acl.enabled` is no longer among them.
+        assert!(c.unenforced[0].1.contains("TLS"));
         let off = write(
             dir.path(),
             "off.json",
