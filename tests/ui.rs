@@ -208,11 +208,95 @@ fn register(base: &str, status: &str) {
 fn ui_in_headless_chromium() {
     let agent = Agent::dev("127.0.10.1");
     agent.wait_ready(Duration::from_secs(60));
+    register(&agent.url(""), "passing");
+    in_chromium(agent.url(""), scenario);
+    drop(agent);
+}
+
+/// The initial management token of the ACL scenario.
+const UI_ROOT: &str = "7d1b2c3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
+
+#[test]
+fn ui_asks_for_a_token_when_acls_deny() {
+    let hcl = format!(
+        "acl {{\n  enabled = true\n  default_policy = \"deny\"\n  tokens {{\n    initial_management = \"{UI_ROOT}\"\n  }}\n}}\n"
+    );
+    let agent = Agent::dev_with("127.0.10.4", &["-hcl", &hcl]);
+    agent.wait_ready(Duration::from_secs(60));
+    wait_for("the management token", Duration::from_secs(30), || {
+        let r = common::http_with(
+            "GET",
+            &agent.url("/v1/acl/token/self"),
+            None,
+            &[("X-Consul-Token", UI_ROOT)],
+        );
+        (r.status == 200).then_some(())
+    });
+    in_chromium(agent.url(""), token_scenario);
+    drop(agent);
+}
+
+async fn token_scenario(c: Client, base: String) {
+    c.goto(&format!("{base}/ui/")).await.expect("goto /ui/");
+    // Anonymous is denied (a 403) or sees a filtered list: the form asks for a token.
+    let why = wait_js(
+        &c,
+        "the token form",
+        r#"const f = document.getElementById('token-form');
+           return f && !f.hidden && document.getElementById('token-why').textContent"#,
+    )
+    .await;
+    let why = why.as_str().unwrap_or_default();
+    assert!(
+        why.contains("Permission denied") || why.contains("hidden by ACLs"),
+        "{why}"
+    );
+    by_id(&c, "token-input").await.send_keys(UI_ROOT).await.unwrap();
+    click_css(&c, "#token-form button[type=submit]").await;
+    wait_js(
+        &c,
+        "the services list with the token",
+        r#"return !!document.querySelector('tr[data-service="consul"]')
+                  && document.getElementById('token-form').hidden"#,
+    )
+    .await;
+    // Kept in the browser: a reload needs no prompt.
+    c.refresh().await.unwrap();
+    wait_js(
+        &c,
+        "the services list after a reload",
+        r#"return !!document.querySelector('tr[data-service="consul"]')
+                  && document.getElementById('token-form').hidden
+                  && document.getElementById('token-button').textContent.includes('✓')"#,
+    )
+    .await;
+    // Forgetting it brings the prompt back (the list is filtered for the anonymous token).
+    click_css(&c, "#token-button").await;
+    wait_js(
+        &c,
+        "the form opened",
+        "return !document.getElementById('token-form').hidden",
+    )
+    .await;
+    click_css(&c, "#token-clear").await;
+    wait_js(
+        &c,
+        "the prompt after forgetting the token",
+        r#"const f = document.getElementById('token-form'); return f && !f.hidden"#,
+    )
+    .await;
+}
+
+/// Runs `scenario` in a headless chromium session on `base` (skips without chromium).
+fn in_chromium<F, Fut>(base: String, scenario: F)
+where
+    F: FnOnce(Client, String) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let (Some(chromedriver), Some(chromium)) = (which("chromedriver"), which("chromium")) else {
         eprintln!("skipping: chromium/chromedriver not installed (apt-get install chromium chromium-driver)");
         return;
     };
-    register(&agent.url(""), "passing");
     let driver = Driver::start(&chromedriver);
     let profile = tempfile::tempdir().expect("tempdir");
 
@@ -243,14 +327,13 @@ fn ui_in_headless_chromium() {
             .await
             .expect("start a chromium session through chromedriver");
         // Run the scenario in its own task so the browser is closed even when it fails.
-        let outcome = tokio::spawn(scenario(client.clone(), agent.url(""))).await;
+        let outcome = tokio::spawn(scenario(client.clone(), base)).await;
         let _ = client.close().await;
         if let Err(e) = outcome {
             std::panic::resume_unwind(e.into_panic());
         }
     });
     drop(driver);
-    drop(agent);
 }
 
 async fn scenario(c: Client, base: String) {

@@ -84,17 +84,66 @@ class ApiError extends Error {
 /** Percent-encodes each segment of a KV path, keeping the slashes. */
 const encPath = (p) => p.split('/').map(encodeURIComponent).join('/');
 
+// ---------------------------------------------------------------------------------------
+// ACL token: kept in the browser (localStorage), sent with every request; a 403 asks for it
+// ---------------------------------------------------------------------------------------
+
+const TOKEN_KEY = 'rconsul.token';
+
+/** The token the UI sends ('' for none). */
+function savedToken() {
+  try { return localStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; }
+}
+
+/** Saves (or with '' forgets) the token and reloads the current page's data. */
+function saveToken(value) {
+  try {
+    if (value) localStorage.setItem(TOKEN_KEY, value); else localStorage.removeItem(TOKEN_KEY);
+  } catch { /* private mode: the token lasts for this page only */ }
+  sessionToken = value;
+  showTokenForm(false);
+  renderTokenButton();
+  route();
+}
+
+let sessionToken = savedToken();
+
+function renderTokenButton() {
+  const b = document.getElementById('token-button');
+  if (b) b.textContent = sessionToken ? 'Token ✓' : 'Token';
+}
+
+/** Shows the token form (why: the 403 text), or hides it. */
+function showTokenForm(show, why = '') {
+  const form = document.getElementById('token-form');
+  if (!form) return;
+  form.hidden = !show;
+  if (!show) return;
+  document.getElementById('token-why').textContent = why;
+  const input = document.getElementById('token-input');
+  input.value = sessionToken;
+  input.focus();
+}
+
 /** One request. Resolves to {data, index, status}; rejects with ApiError on an error
  *  status (a 404 is data === null when allow404 is set) and with the fetch error otherwise. */
 async function api(method, url, { body, signal, allow404 = false } = {}) {
   let resp;
   try {
-    resp = await fetch(url, { method, body, signal, headers: { Accept: 'application/json' } });
+    const headers = { Accept: 'application/json' };
+    if (sessionToken) headers['X-Consul-Token'] = sessionToken;
+    resp = await fetch(url, { method, body, signal, headers });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw Object.assign(new Error(e.message), { url: `${method} ${url}`, body: `${e.message} (is the agent running?)` });
   }
   const text = await resp.text();
+  if (resp.status === 403) {
+    // ACLs: "Permission denied" or "ACL not found". Ask for a token.
+    showTokenForm(true, text);
+  } else if (!sessionToken && resp.headers.get('X-Consul-Results-Filtered-By-ACLs') === 'true') {
+    showTokenForm(true, 'Some results are hidden by ACLs: a token may show them.');
+  }
   if (!resp.ok && !(resp.status === 404 && allow404)) {
     throw new ApiError(method, url, resp.status, resp.statusText, text || '(empty body)');
   }
@@ -639,5 +688,12 @@ async function agentInfo() {
 }
 
 window.addEventListener('hashchange', route);
+document.getElementById('token-button').addEventListener('click', () => showTokenForm(true, 'The ACL token this browser sends with every request.'));
+document.getElementById('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  saveToken(document.getElementById('token-input').value.trim());
+});
+document.getElementById('token-clear').addEventListener('click', () => saveToken(''));
+renderTokenButton();
 route();
 agentInfo();
