@@ -189,6 +189,14 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Drops the token, as `consul login` does (`SetToken("")`, `SetTokenFile("")`) so the
+    /// login request carries none, whatever the flags and environment say.
+    pub(crate) fn clear_token(&mut self) {
+        self.token.clear();
+    }
+}
+
 /// An HTTP answer of any status.
 #[derive(Debug)]
 pub(crate) struct Response {
@@ -220,7 +228,7 @@ impl Response {
 /// A request that got no HTTP answer, shown like Go's `*url.Error`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct HttpError {
-    /// `Get`, `Put` or `Delete`.
+    /// `Get`, `Put`, `Post` or `Delete`.
     op: &'static str,
     /// The URL as Go would print it.
     url: String,
@@ -271,6 +279,16 @@ impl Client {
         self.send("PUT", path, params, Some(body))
     }
 
+    /// `POST path` with `body` (the ACL login, logout and templated-policy preview calls).
+    pub(crate) fn post(
+        &self,
+        path: &str,
+        params: Vec<(&'static str, String)>,
+        body: &[u8],
+    ) -> Result<Response, HttpError> {
+        self.send("POST", path, params, Some(body))
+    }
+
     /// `DELETE path`.
     pub(crate) fn delete(
         &self,
@@ -299,6 +317,7 @@ impl Client {
         let op = match method {
             "GET" => "Get",
             "PUT" => "Put",
+            "POST" => "Post",
             _ => "Delete",
         };
         let fail = |cause: String| HttpError {
