@@ -38,6 +38,8 @@ mod operator;
 mod services;
 mod tabwriter;
 mod tls;
+#[cfg(test)]
+mod token_tests;
 mod validate;
 mod version;
 mod watch;
