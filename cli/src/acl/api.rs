@@ -18,10 +18,24 @@ fn no_string(s: &Option<String>) -> bool {
     s.as_deref().is_none_or(str::is_empty)
 }
 
-/// A `time.Time` as RFC 3339 text; the zero time when absent, as Go marshals it.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+/// A `time.Time` as RFC 3339 text, re-printed as Go marshals it; the zero time when absent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub(crate) struct GoTime(pub(crate) String);
+
+impl<'de> Deserialize<'de> for GoTime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<String>::deserialize(d)? {
+            Some(s) => Self(super::format::go_time_json(&s)),
+            None => Self::default(),
+        })
+    }
+}
+
+/// A `*time.Time`: absent or `null` is `None`, a time is re-printed as Go marshals it.
+fn opt_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.map(|s| super::format::go_time_json(&s)))
+}
 
 impl Default for GoTime {
     fn default() -> Self {
@@ -155,7 +169,7 @@ pub(crate) struct Token {
         deserialize_with = "nanos"
     )]
     pub(crate) expiration_ttl: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "opt_time")]
     pub(crate) expiration_time: Option<String>,
     pub(crate) create_time: GoTime,
     #[serde(skip_serializing_if = "no_string")]
@@ -192,7 +206,7 @@ pub(crate) struct TokenListEntry {
     pub(crate) local: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(crate) auth_method: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", deserialize_with = "opt_time")]
     pub(crate) expiration_time: Option<String>,
     pub(crate) create_time: GoTime,
     pub(crate) hash: Option<String>,

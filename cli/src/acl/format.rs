@@ -116,6 +116,32 @@ pub(crate) fn go_time(rfc3339: &str) -> String {
     out
 }
 
+/// An RFC 3339 timestamp as Go's `time.Time.MarshalJSON` writes it back after reading it:
+/// fraction without trailing zeros, a zero offset as `Z`. Other text is returned as is.
+pub(crate) fn go_time_json(rfc3339: &str) -> String {
+    let Some(t) = parse_rfc3339(rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
+    );
+    let frac = t.frac.trim_end_matches('0');
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    match t.offset {
+        None | Some(0) => out.push('Z'),
+        Some(offset) => {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let abs = offset.unsigned_abs();
+            out.push_str(&format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60));
+        }
+    }
+    out
+}
+
 /// A parsed RFC 3339 timestamp (local wall clock plus offset).
 struct Rfc3339<'a> {
     year: i64,
@@ -240,6 +266,14 @@ mod tests {
         assert_eq!(go_time("not a time"), "not a time");
         let shown = go_time("2021-03-04T05:06:07+02:30");
         assert!(shown.starts_with("2021-03-04 05:06:07 +0230 "), "{shown}");
+        assert_eq!(
+            go_time_json("2021-03-04T05:06:07.500+00:00"),
+            "2021-03-04T05:06:07.5Z"
+        );
+        assert_eq!(
+            go_time_json("2021-03-04T05:06:07-04:00"),
+            "2021-03-04T05:06:07-04:00"
+        );
         assert_eq!(days_from_civil(1970, 1, 1), 0);
         assert_eq!(days_from_civil(2000, 3, 1), 11_017);
     }

@@ -148,7 +148,7 @@ const META_FLAG: Flag = flag(
     "Indicates that role metadata such as the content hash and raft indices should be shown for each entry",
 );
 
-const LINK_FLAGS: [Flag; 4] = [
+const LINK_FLAGS: [Flag; 6] = [
     flag(
         "policy-id",
         Kind::List,
@@ -174,6 +174,20 @@ const LINK_FLAGS: [Flag; 4] = [
         "",
         "Name of a node identity to use for this role. May be specified multiple times. Format is \
          NODENAME:DATACENTER",
+    ),
+    flag(
+        "templated-policy",
+        Kind::Str,
+        "",
+        "The templated policy name. Use -var flag to specify variables when required.",
+    ),
+    flag(
+        "var",
+        Kind::List,
+        "",
+        "Templated policy variables. Must be used in combination with -templated-policy flag to specify \
+         required variables. May be specified multiple times with different variables. Format is \
+         VariableName:Value",
     ),
 ];
 
@@ -286,10 +300,11 @@ fn create(ui: &mut Ui<'_>, flags: &Parsed, usage: &str) -> i32 {
     if ["policy-name", "policy-id", "service-identity", "node-identity"]
         .iter()
         .all(|f| flags.list(f).is_empty())
+        && text(flags, "templated-policy").is_empty()
     {
         ui.error(
-            "Cannot create a role without specifying -policy-name, -policy-id, -service-identity, or \
-             -node-identity at least once",
+            "Cannot create a role without specifying -policy-name, -policy-id, -service-identity, \
+             -node-identity, or -templated-policy at least once",
         );
         return 1;
     }
@@ -323,6 +338,10 @@ fn fill(client: &Client, flags: &Parsed, role: &mut Role) -> Result<(), String> 
     )?);
     role.service_identities = super::non_empty(super::service_identities(flags.list("service-identity"))?);
     role.node_identities = super::non_empty(super::node_identities(flags.list("node-identity"))?);
+    role.templated_policies = super::non_empty(super::templated_policies(
+        text(flags, "templated-policy"),
+        flags.list("var"),
+    )?);
     Ok(())
 }
 
@@ -542,6 +561,13 @@ fn merge(
             current.push(n);
         }
     }
+    let templated = super::templated_policies(text(flags, "templated-policy"), flags.list("var"))?;
+    let current = r.templated_policies.get_or_insert_with(Vec::new);
+    for tp in templated {
+        if !current.contains(&tp) {
+            current.push(tp);
+        }
+    }
     Ok(r)
 }
 
@@ -680,8 +706,18 @@ mod tests {
         let o = offline(&["-name=x"], create_cmd);
         assert_eq!(
             o.stderr,
-            "Cannot create a role without specifying -policy-name, -policy-id, -service-identity, or \
-             -node-identity at least once\n"
+            "Cannot create a role without specifying -policy-name, -policy-id, -service-identity, \
+             -node-identity, or -templated-policy at least once\n"
+        );
+        let (_, seen) = against(
+            &[(200, ROLE)],
+            &["-name=r", "-templated-policy=builtin/node", "-var=name:n1"],
+            create_cmd,
+        );
+        let body: serde_json::Value = serde_json::from_slice(&seen[0].body).expect("json");
+        assert_eq!(
+            body["TemplatedPolicies"],
+            serde_json::json!([{"TemplateName": "builtin/node", "TemplateVariables": {"Name": "n1"}}])
         );
     }
 

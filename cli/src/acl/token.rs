@@ -55,8 +55,7 @@ Usage: consul acl token create [options]
                                     -role-id c630d4ef-6 \
                                     -role-name "db-updater" \
                                     -service-identity "web" \
-                                    -service-identity "db:east,west" \
-                                    -templated-policy "builtin/dns"
+                                    -service-identity "db:east,west"
 "#;
 
 const READ_HELP: &str = r#"
@@ -227,19 +226,7 @@ pub(crate) fn pretty(t: &Token, meta: bool) -> String {
         t.service_identities.as_deref(),
         t.node_identities.as_deref(),
     );
-    if let Some(tps) = t.templated_policies.as_ref().filter(|l| !l.is_empty()) {
-        out.push_str("Templated Policies:\n");
-        for tp in tps {
-            out.push_str(&format!("   {}\n", tp.template_name));
-            if let Some(vars) = tp.template_variables.as_ref().filter(|v| !v.name.is_empty()) {
-                out.push_str(&format!("      Name: {}\n", vars.name));
-            }
-            match tp.datacenters.as_ref().filter(|d| !d.is_empty()) {
-                Some(dcs) => out.push_str(&format!("      Datacenters: {}\n", dcs.join(", "))),
-                None => out.push_str("      Datacenters: all\n"),
-            }
-        }
-    }
+    templated_policies(&mut out, "", t.templated_policies.as_deref());
     out
 }
 
@@ -271,6 +258,29 @@ pub(crate) fn identities(
                 "{indent}   {} (Datacenter: {})\n",
                 n.node_name, n.datacenter
             ));
+        }
+    }
+}
+
+/// The `Templated Policies:` section: each template's name, its `Name` variable if set and
+/// its datacenters (`all` for none), each line after `indent`.
+pub(crate) fn templated_policies(
+    out: &mut String,
+    indent: &str,
+    tps: Option<&[super::api::TemplatedPolicy]>,
+) {
+    let Some(tps) = tps.filter(|l| !l.is_empty()) else {
+        return;
+    };
+    out.push_str(&format!("{indent}Templated Policies:\n"));
+    for tp in tps {
+        out.push_str(&format!("{indent}   {}\n", tp.template_name));
+        if let Some(vars) = tp.template_variables.as_ref().filter(|v| !v.name.is_empty()) {
+            out.push_str(&format!("{indent}      Name: {}\n", vars.name));
+        }
+        match tp.datacenters.as_ref().filter(|d| !d.is_empty()) {
+            Some(dcs) => out.push_str(&format!("{indent}      Datacenters: {}\n", dcs.join(", "))),
+            None => out.push_str(&format!("{indent}      Datacenters: all\n")),
         }
     }
 }

@@ -33,7 +33,7 @@ const fn list(name: &'static str, usage: &'static str) -> Flag {
     flag(name, Kind::List, "", usage)
 }
 
-const OWN: [Flag; 15] = [
+const OWN: [Flag; 18] = [
     META_FLAG,
     flag(
         "accessor-id",
@@ -94,6 +94,26 @@ const OWN: [Flag; 15] = [
         "append-node-identity",
         "Name of a node identity to use for this token. This token retains existing node identities. May be \
          specified multiple times. Format is NODENAME:DATACENTER",
+    ),
+    flag(
+        "replace-templated-policy",
+        Kind::Str,
+        "",
+        "The templated policy name to use for this token. Overwrites existing templated policies. Use -var \
+         flag to specify variables when required.",
+    ),
+    flag(
+        "append-templated-policy",
+        Kind::Str,
+        "",
+        "The templated policy name to add to this token. The token retains existing templated policies. Use \
+         -var flag to specify variables when required.",
+    ),
+    list(
+        "var",
+        "Templated policy variables. Must be used in combination with -replace-templated-policy or \
+         -append-templated-policy flags to specify required variables. May be specified multiple times with \
+         different variables. Format is VariableName:Value",
     ),
 ];
 
@@ -201,6 +221,22 @@ fn apply(ui: &mut Ui<'_>, client: &crate::http::Client, flags: &Parsed, t: &mut 
         );
     }
     let nodes = super::node_identities(if append_node.is_empty() { node } else { append_node })?;
+    let (replace_tp, append_tp) = (
+        text(flags, "replace-templated-policy"),
+        text(flags, "append-templated-policy"),
+    );
+    if !replace_tp.is_empty() && !append_tp.is_empty() {
+        return Err("Cannot combine the use of replace-templated-policy flag with append-templated-policy. To \
+                    set or overwrite existing templated policies, use -replace-templated-policy. To append to \
+                    existing templated policies, use -append-templated-policy."
+            .into());
+    }
+    if !replace_tp.is_empty() {
+        t.templated_policies = super::non_empty(super::templated_policies(replace_tp, flags.list("var"))?);
+    } else if !append_tp.is_empty() {
+        let added = super::templated_policies(append_tp, flags.list("var"))?;
+        t.templated_policies.get_or_insert_with(Vec::new).extend(added);
+    }
 
     let policies = t.policies.get_or_insert_with(Vec::new);
     if flags.bool("merge-policies") {
@@ -377,6 +413,21 @@ mod tests {
             serde_json::json!([{"ServiceName": "web", "Datacenters": ["dc2"]}])
         );
         assert_eq!(b.get("Description").and_then(|d| d.as_str()), Some("old"));
+
+        let (_, seen) = against(
+            &[(200, CURRENT), (200, CURRENT)],
+            &[
+                "-accessor-id",
+                ID,
+                "-append-templated-policy=builtin/service",
+                "-var=name:api",
+            ],
+            run,
+        );
+        assert_eq!(
+            body(&seen[1])["TemplatedPolicies"],
+            serde_json::json!([{"TemplateName": "builtin/service", "TemplateVariables": {"Name": "api"}}])
+        );
 
         let (o, seen) = against(
             &[(200, CURRENT), (200, CURRENT)],
