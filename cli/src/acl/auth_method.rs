@@ -13,8 +13,8 @@ const HELP: &str = r#"
 Usage: consul acl auth-method <subcommand> [options] [args]
 
   This command has subcommands for managing Consul's ACL auth methods.
-  Here are some simple examples, and more detailed examples are available
-  in the subcommands or the documentation.
+  Here are some simple examples, and more detailed examples are available in
+  the subcommands or the documentation.
 
   Create a new auth method:
 
@@ -32,7 +32,6 @@ Usage: consul acl auth-method <subcommand> [options] [args]
   Update all editable fields of the auth method:
 
     $ consul acl auth-method update -name "my-k8s" \
-                            -display-name "example kube auth method" \
                             -description "new description" \
                             -kubernetes-host "https://new-apiserver.example.com:8443" \
                             -kubernetes-ca-cert @/path/to/new-kube.ca.crt \
@@ -67,7 +66,7 @@ Usage: consul acl auth-method read -name NAME [options]
 
   Read an auth method:
 
-    $ consul acl auth-method read -name my-k8s
+    $ consul acl auth-method read -name my-auth-method
 "#;
 
 const UPDATE_HELP: &str = r#"
@@ -80,7 +79,6 @@ Usage: consul acl auth-method update -name NAME [options]
   Update all editable fields of the auth method:
 
     $ consul acl auth-method update -name "my-k8s" \
-                            -display-name "example kube auth method" \
                             -description "new description" \
                             -kubernetes-host "https://new-apiserver.example.com:8443" \
                             -kubernetes-ca-cert @/path/to/new-kube.ca.crt \
@@ -90,9 +88,7 @@ Usage: consul acl auth-method update -name NAME [options]
 const DELETE_HELP: &str = r#"
 Usage: consul acl auth-method delete -name NAME [options]
 
-  Deletes an auth method by providing the name.
-
-  Delete by name:
+  Delete an auth method:
 
     $ consul acl auth-method delete -name "my-auth-method"
 "#;
@@ -420,7 +416,14 @@ fn read(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
 fn run_update(ui: &mut Ui<'_>, args: &[String]) -> i32 {
     let mut own = vec![META_FLAG, flag("name", Kind::Str, "", "The auth method name.")];
     own.extend(SETTINGS);
-    own.push(CONFIG_FLAG);
+    own.push(flag(
+        "config",
+        Kind::Str,
+        "",
+        "The configuration for the auth method. Must be JSON. The config is updated as one fieldMay be \
+         prefixed with '@' to indicate that the value is a file path to load the config from. '-' may also be \
+         given to indicate that the config are available on stdin. ",
+    ));
     own.push(flag(
         "no-merge",
         Kind::Bool,
@@ -430,6 +433,30 @@ fn run_update(ui: &mut Ui<'_>, args: &[String]) -> i32 {
     ));
     own.push(FORMAT_FLAG);
     super::run_leaf(ui, UPDATE_HELP, &own, &[], args, |ui, flags, _| update(ui, flags))
+}
+
+/// `-config` for update: JSON from a data source, refused next to the Kubernetes flags.
+fn update_config(
+    ui: &mut Ui<'_>,
+    flags: &Parsed,
+) -> Result<Option<Option<serde_json::Map<String, serde_json::Value>>>, String> {
+    let source = text(flags, "config");
+    if source.is_empty() {
+        return Ok(None);
+    }
+    let k8s = [
+        "kubernetes-host",
+        "kubernetes-ca-cert",
+        "kubernetes-service-account-jwt",
+    ];
+    if k8s.iter().any(|f| !text(flags, f).is_empty()) {
+        return Err("Cannot use command line arguments with '-config' flag".into());
+    }
+    let data =
+        super::load_data_source(ui, source).map_err(|e| format!("Error loading configuration file: {e}"))?;
+    serde_json::from_str(&data)
+        .map(Some)
+        .map_err(|e| format!("Error parsing JSON for auth method config: {e}"))
 }
 
 fn update(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
@@ -456,22 +483,66 @@ fn update(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
             return 1;
         }
     };
-    let kind = current.kind.clone();
-    let mut method = if flags.bool("no-merge") {
-        AuthMethod {
+    let mut ca_cert = text(flags, "kubernetes-ca-cert").to_string();
+    if !ca_cert.is_empty() {
+        ca_cert = match super::load_data_source(ui, &ca_cert) {
+            Ok(c) if c.is_empty() => {
+                ui.error("Kubernetes CA Cert is empty");
+                return 1;
+            }
+            Ok(c) => c,
+            Err(e) => {
+                ui.error(format!("Invalid '-kubernetes-ca-cert' value: {e}"));
+                return 1;
+            }
+        };
+    }
+    let (host, jwt) = (
+        text(flags, "kubernetes-host"),
+        text(flags, "kubernetes-service-account-jwt"),
+    );
+    let is_k8s = current.kind == "kubernetes";
+    let method = if flags.bool("no-merge") {
+        let mut m = AuthMethod {
             name: current.name.clone(),
-            kind: kind.clone(),
+            kind: current.kind.clone(),
             display_name: text(flags, "display-name").to_string(),
             description: text(flags, "description").to_string(),
             token_locality: text(flags, "token-locality").to_string(),
             max_token_ttl: max_ttl(flags),
             ..AuthMethod::default()
+        };
+        match update_config(ui, flags) {
+            Ok(Some(config)) => m.config = config,
+            Ok(None) => {}
+            Err(e) => {
+                ui.error(e);
+                return 1;
+            }
         }
+        if is_k8s {
+            for (value, f) in [
+                (host, "kubernetes-host"),
+                (ca_cert.as_str(), "kubernetes-ca-cert"),
+                (jwt, "kubernetes-service-account-jwt"),
+            ] {
+                if value.is_empty() {
+                    ui.error(format!("Missing required '-{f}' flag"));
+                    return 1;
+                }
+            }
+            let mut map = serde_json::Map::new();
+            map.insert("CACert".into(), ca_cert.clone().into());
+            map.insert("Host".into(), host.into());
+            map.insert("ServiceAccountJWT".into(), jwt.into());
+            m.config = Some(map);
+        }
+        m
     } else {
         let mut m = current;
         for (value, field) in [
-            (text(flags, "display-name"), &mut m.display_name),
             (text(flags, "description"), &mut m.description),
+            (text(flags, "display-name"), &mut m.display_name),
             (text(flags, "token-locality"), &mut m.token_locality),
         ] {
             if !value.is_empty() {
@@ -481,28 +552,29 @@ fn update(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
         if let Some(ttl) = max_ttl(flags) {
             m.max_token_ttl = Some(ttl);
         }
+        match update_config(ui, flags) {
+            // No deep merge: the new config replaces the old one.
+            Ok(Some(config)) => m.config = Some(config.unwrap_or_default()),
+            Ok(None) => {}
+            Err(e) => {
+                ui.error(e);
+                return 1;
+            }
+        }
+        let config = m.config.get_or_insert_with(serde_json::Map::new);
+        if is_k8s {
+            for (value, key) in [
+                (host, "Host"),
+                (ca_cert.as_str(), "CACert"),
+                (jwt, "ServiceAccountJWT"),
+            ] {
+                if !value.is_empty() {
+                    config.insert(key.into(), value.into());
+                }
+            }
+        }
         m
     };
-    let k8s_given = [
-        "kubernetes-host",
-        "kubernetes-ca-cert",
-        "kubernetes-service-account-jwt",
-    ]
-    .iter()
-    .any(|f| !text(flags, f).is_empty());
-    // Merging keeps the current config unless new config or Kubernetes flags are given.
-    let replace_config = flags.bool("no-merge") || !text(flags, "config").is_empty() || k8s_given;
-    if replace_config {
-        let config_kind = if kind == "kubernetes" && (k8s_given || flags.bool("no-merge")) {
-            kind.as_str()
-        } else {
-            ""
-        };
-        if let Err(e) = config(ui, flags, config_kind, &mut method) {
-            ui.error(e);
-            return 1;
-        }
-    }
     let body = format::json_body(&method);
     match super::read_json::<AuthMethod>(client.put(&path, Vec::new(), &body)) {
         Ok(m) => show(ui, flags, &m),
@@ -544,7 +616,7 @@ fn delete(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
         return 1;
     }
     ui.info(format!(
-        "Auth-method {} deleted successfully",
+        "Auth method {} deleted successfully",
         command::go_quote(name)
     ));
     0
@@ -702,9 +774,28 @@ mod tests {
         );
         assert_eq!(body["Config"]["JWTValidationPubKeys"], serde_json::json!(["k"]));
 
+        let k8s =
+            r#"{"Name":"k","Type":"kubernetes","Config":{"Host":"h","CACert":"c","ServiceAccountJWT":"j"}}"#;
+        let (_, seen) = against(
+            &[(200, k8s), (200, k8s)],
+            &["-name=k", "-kubernetes-host=h2"],
+            update_cmd,
+        );
+        let body: serde_json::Value = serde_json::from_slice(&seen[1].body).expect("json");
+        assert_eq!(
+            body["Config"],
+            serde_json::json!({"Host": "h2", "CACert": "c", "ServiceAccountJWT": "j"})
+        );
+        let (o, _) = against(
+            &[(200, k8s)],
+            &["-name=k", "-no-merge", "-kubernetes-host=h2"],
+            update_cmd,
+        );
+        assert_eq!(o.stderr, "Missing required '-kubernetes-ca-cert' flag\n");
+
         let (o, seen) = against(&[(200, "true")], &["-name=jwt-1"], delete_cmd);
         assert_eq!(seen[0].request_line, "DELETE /v1/acl/auth-method/jwt-1 HTTP/1.1");
-        assert_eq!(o.stdout, "Auth-method \"jwt-1\" deleted successfully\n");
+        assert_eq!(o.stdout, "Auth method \"jwt-1\" deleted successfully\n");
 
         let (o, _) = against(&[(200, &format!("[{METHOD}]"))], &["-meta"], list_cmd);
         assert_eq!(

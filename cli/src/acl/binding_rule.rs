@@ -12,9 +12,9 @@ use super::{print, text};
 const HELP: &str = r#"
 Usage: consul acl binding-rule <subcommand> [options] [args]
 
-  This command has subcommands for managing Consul's ACL binding rules.
-  Here are some simple examples, and more detailed examples are available
-  in the subcommands or the documentation.
+  This command has subcommands for managing Consul's ACL binding rules. Here
+  are some simple examples, and more detailed examples are available in the
+  subcommands or the documentation.
 
   Create a new binding rule:
 
@@ -62,7 +62,7 @@ Usage: consul acl binding-rule read -id ID [options]
   This command will retrieve and print out the details of a single binding
   rule.
 
-  Read:
+  Read a binding rule:
 
     $ consul acl binding-rule read -id fdabbcb5-9de5-4b1a-961f-77214ae88cba
 "#;
@@ -270,12 +270,12 @@ fn id_flag(verb: &'static str) -> Flag {
     let usage: &'static str = match verb {
         "read" => "The ID of the binding rule to read. It may be specified as a unique ID prefix but will error if the prefix matches multiple binding rule IDs",
         "update" => "The ID of the binding rule to update. It may be specified as a unique ID prefix but will error if the prefix matches multiple binding rule IDs",
-        _ => "The ID of the binding rule to delete. It may be specified as a unique ID prefix but will error if the prefix matches multiple binding rule IDs.",
+        _ => "The ID of the binding rule to delete. It may be specified as a unique ID prefix but will error if the prefix matches multiple binding rule IDs",
     };
     flag("id", Kind::Str, "", usage)
 }
 
-/// `-id` (required, with `missing` as the error) resolved from a prefix.
+/// `-id` resolved from a unique prefix, or Consul's error printed.
 fn rule_id(ui: &mut Ui<'_>, client: &crate::http::Client, flags: &Parsed) -> Option<String> {
     match super::binding_rule_id_from_partial(client, text(flags, "id")) {
         Ok(id) => Some(id),
@@ -293,7 +293,7 @@ fn run_read(ui: &mut Ui<'_>, args: &[String]) -> i32 {
 
 fn read(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
     if text(flags, "id").is_empty() {
-        ui.error("Must specify the -id parameter");
+        ui.error("Must specify the -id parameter.");
         return 1;
     }
     let Some(client) = command::client(ui, flags) else {
@@ -567,7 +567,7 @@ mod tests {
             o.stderr,
             "Error determining binding rule ID: no such rule ID with prefix: zz: ACL not found\n"
         );
-        assert_eq!(offline(&[], read_cmd).stderr, "Must specify the -id parameter\n");
+        assert_eq!(offline(&[], read_cmd).stderr, "Must specify the -id parameter.\n");
 
         let (o, seen) = against(
             &[(200, RULE), (200, RULE)],
