@@ -307,7 +307,8 @@ pub(crate) fn binding_rule_id_from_partial(client: &Client, partial: &str) -> Re
 }
 
 /// Policy links for `-policy-name` (sent by name, the agent resolves them) then
-/// `-policy-id` (prefixes resolved here), in Consul's order.
+/// `-policy-id` (prefixes resolved here), in Consul's order. The error names no ID: Consul's
+/// loop shadows the ID with the failed lookup's empty result before printing it.
 pub(crate) fn policy_links(client: &Client, names: &[String], ids: &[String]) -> Result<Vec<Link>, String> {
     let mut links: Vec<Link> = names
         .iter()
@@ -318,7 +319,7 @@ pub(crate) fn policy_links(client: &Client, names: &[String], ids: &[String]) ->
         .collect();
     for id in ids {
         let resolved =
-            policy_id_from_partial(client, id).map_err(|e| format!("Error resolving policy ID {id}: {e}"))?;
+            policy_id_from_partial(client, id).map_err(|e| format!("Error resolving policy ID : {e}"))?;
         links.push(Link {
             id: resolved,
             name: String::new(),
@@ -338,7 +339,7 @@ pub(crate) fn role_links(client: &Client, names: &[String], ids: &[String]) -> R
         .collect();
     for id in ids {
         let resolved =
-            role_id_from_partial(client, id).map_err(|e| format!("Error resolving role ID {id}: {e}"))?;
+            role_id_from_partial(client, id).map_err(|e| format!("Error resolving role ID : {e}"))?;
         links.push(Link {
             id: resolved,
             name: String::new(),

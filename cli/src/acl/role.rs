@@ -536,7 +536,7 @@ fn merge(
     }
     for id in flags.list("policy-id") {
         let id = super::policy_id_from_partial(client, id)
-            .map_err(|e| format!("Error resolving policy ID {id}: {e}"))?;
+            .map_err(|e| format!("Error resolving policy ID : {e}"))?;
         if !policies.iter().any(|l| l.id == id) {
             policies.push(Link {
                 id,

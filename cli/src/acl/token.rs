@@ -736,6 +736,15 @@ mod tests {
         );
         let o = offline(&["-node-identity=n1"], create_cmd);
         assert_eq!(o.stderr, "Malformed -node-identity argument: \"n1\"\n");
+        let (o, _) = against(&[(200, "[]")], &["-policy-id=06acc"], create_cmd);
+        assert_eq!(
+            o.stderr,
+            "Error resolving policy ID : No such policy ID with prefix: 06acc\n"
+        );
+        let o = offline(&["-bogus"], create_cmd);
+        assert!(o
+            .stderr
+            .starts_with("flag provided but not defined: -bogus\nUsage:\n  -accessor string\n"));
     }
 
     #[test]

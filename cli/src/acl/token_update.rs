@@ -251,7 +251,7 @@ fn apply(ui: &mut Ui<'_>, client: &crate::http::Client, flags: &Parsed, t: &mut 
         }
         for id in flags.list("policy-id") {
             let id = super::policy_id_from_partial(client, id)
-                .map_err(|e| format!("Error resolving policy ID {id}: {e}"))?;
+                .map_err(|e| format!("Error resolving policy ID : {e}"))?;
             if !policies.iter().any(|l| l.id == id) {
                 policies.push(by_id(id));
             }
@@ -290,7 +290,7 @@ fn apply(ui: &mut Ui<'_>, client: &crate::http::Client, flags: &Parsed, t: &mut 
         }
         for id in flags.list("role-id") {
             let id = super::role_id_from_partial(client, id)
-                .map_err(|e| format!("Error resolving role ID {id}: {e}"))?;
+                .map_err(|e| format!("Error resolving role ID : {e}"))?;
             if !roles.iter().any(|l| l.id == id) {
                 // Consul appends the resolved ID as the link's name here.
                 roles.push(named(&id));
