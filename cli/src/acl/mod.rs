@@ -15,6 +15,7 @@ mod policy;
 mod role;
 mod templated_policy;
 mod token;
+mod token_expanded;
 mod token_update;
 
 use serde::de::DeserializeOwned;

@@ -173,6 +173,30 @@ pub(crate) fn run(ui: &mut Ui<'_>, args: &[String]) -> i32 {
 
 /// Consul's token pretty format (`FormatToken`; list entries use the same lines).
 pub(crate) fn pretty(t: &Token, meta: bool) -> String {
+    let mut out = header(t, meta);
+    let links = |out: &mut String, title: &str, links: &Option<Vec<super::api::Link>>| {
+        if let Some(links) = links.as_ref().filter(|l| !l.is_empty()) {
+            out.push_str(title);
+            for l in links {
+                out.push_str(&format!("   {} - {}\n", l.id, l.name));
+            }
+        }
+    };
+    links(&mut out, "Policies:\n", &t.policies);
+    links(&mut out, "Roles:\n", &t.roles);
+    identities(
+        &mut out,
+        "",
+        t.service_identities.as_deref(),
+        t.node_identities.as_deref(),
+    );
+    templated_policies(&mut out, "", t.templated_policies.as_deref());
+    out
+}
+
+/// The lines every token format starts with: IDs, description, locality, auth method,
+/// times and, with `-meta`, the hash and indexes.
+pub(crate) fn header(t: &Token, meta: bool) -> String {
     let mut out = format!(
         "AccessorID:       {}\nSecretID:         {}\n",
         t.accessor_id, t.secret_id
@@ -210,23 +234,6 @@ pub(crate) fn pretty(t: &Token, meta: bool) -> String {
             t.modify_index
         ));
     }
-    let links = |out: &mut String, title: &str, links: &Option<Vec<super::api::Link>>| {
-        if let Some(links) = links.as_ref().filter(|l| !l.is_empty()) {
-            out.push_str(title);
-            for l in links {
-                out.push_str(&format!("   {} - {}\n", l.id, l.name));
-            }
-        }
-    };
-    links(&mut out, "Policies:\n", &t.policies);
-    links(&mut out, "Roles:\n", &t.roles);
-    identities(
-        &mut out,
-        "",
-        t.service_identities.as_deref(),
-        t.node_identities.as_deref(),
-    );
-    templated_policies(&mut out, "", t.templated_policies.as_deref());
     out
 }
 
@@ -465,6 +472,12 @@ fn run_read(ui: &mut Ui<'_>, args: &[String]) -> i32 {
             "Indicates that the current HTTP token should be read by secret ID instead of expecting a \
              -accessor-id option",
         ),
+        flag(
+            "expanded",
+            Kind::Bool,
+            "false",
+            "Indicates that the contents of the  policies and roles affecting the token should also be shown.",
+        ),
         accessor_flag("read"),
         FORMAT_FLAG,
     ];
@@ -478,6 +491,12 @@ fn read(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
         let Some(client) = command::client(ui, flags) else {
             return 1;
         };
+        if flags.bool("expanded") {
+            ui.error(
+                "Cannot use both -expanded and -self. Instead, use -expanded and -accessor-id=<accessor id>.",
+            );
+            return 1;
+        }
         return match super::read_json::<Token>(client.get("/v1/acl/token/self", Vec::new())) {
             Ok(t) => show(ui, flags, &t, flags.bool("meta")),
             Err(e) => {
@@ -504,13 +523,45 @@ fn read(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
             return 1;
         }
     };
-    match super::read_json::<Token>(client.get(&format!("/v1/acl/token/{id}"), Vec::new())) {
+    let path = format!("/v1/acl/token/{id}");
+    if flags.bool("expanded") {
+        return read_expanded(ui, flags, &client, &path, &id);
+    }
+    match super::read_json::<Token>(client.get(&path, Vec::new())) {
         Ok(t) => show(ui, flags, &t, flags.bool("meta")),
         Err(e) => {
             ui.error(format!("Error reading token {}: {e}", command::go_quote(&id)));
             1
         }
     }
+}
+
+/// `token read -expanded`.
+fn read_expanded(ui: &mut Ui<'_>, flags: &Parsed, client: &crate::http::Client, path: &str, id: &str) -> i32 {
+    use super::token_expanded::{self as expanded, TokenExpanded};
+    let params = vec![("expanded", "true".to_string())];
+    let t: TokenExpanded = match super::read_json(client.get(path, params)) {
+        Ok(t) => t,
+        Err(e) => {
+            ui.error(format!("Error reading token {}: {e}", command::go_quote(id)));
+            return 1;
+        }
+    };
+    match Format::parse(flags.string("format")) {
+        Ok(Format::Pretty) => match expanded::templates(client, &t) {
+            Ok(templates) => print(ui, &expanded::pretty(&t, flags.bool("meta"), &templates)),
+            Err(e) => {
+                ui.error(format!("Error reading token {}: {e}", command::go_quote(id)));
+                return 1;
+            }
+        },
+        Ok(Format::Json) => print(ui, &format::json_indent(&t)),
+        Err(e) => {
+            ui.error(e);
+            return 1;
+        }
+    }
+    0
 }
 
 fn run_delete(ui: &mut Ui<'_>, args: &[String]) -> i32 {
@@ -801,6 +852,40 @@ mod tests {
         assert_eq!(
             (o.code, o.stderr.as_str()),
             (1, "Must specify the -accessor-id parameter\n")
+        );
+    }
+
+    #[test]
+    fn read_expanded_asks_for_the_expansion() {
+        let id = "986193c8-7e1c-4f3b-b7bb-4d6e5a1e0c11";
+        let body = r#"{"AccessorID":"a","SecretID":"s","CreateTime":"2021-03-04T05:06:07Z","TemplatedPolicies":[{"TemplateName":"builtin/dns"}],"AgentACLDefaultPolicy":"allow","AgentACLDownPolicy":"extend-cache","ResolvedByAgent":"n1"}"#;
+        let dns =
+            r#"{"TemplateName":"builtin/dns","Template":"\nnode_prefix \"\" {\n\tpolicy = \"read\"\n}"}"#;
+        let (o, seen) = against(
+            &[(200, body), (200, dns)],
+            &["-accessor-id", id, "-expanded"],
+            read_cmd,
+        );
+        assert_eq!(
+            seen[0].request_line,
+            format!("GET /v1/acl/token/{id}?expanded=true HTTP/1.1")
+        );
+        assert_eq!(
+            seen[1].request_line,
+            "GET /v1/acl/templated-policy/name/builtin/dns HTTP/1.1"
+        );
+        assert!(o.stdout.contains(
+            "Templated Policies:\n\tbuiltin/dns\n\t\tDatacenters: all\n\t\tDescription: synthetic policy \
+             generated from templated policy: builtin/dns\n\t\tRules:\n\t\t\tnode_prefix \"\" {\n\t\t\t\tpolicy = \
+             \"read\"\n\t\t\t}\n\n=== End of Authorizer Layer 0: Token ===\n"
+        ), "{}|{}", o.stdout, o.stderr);
+        let (o, _) = against(&[], &["-self", "-expanded"], read_cmd);
+        assert_eq!(
+            (o.code, o.stderr.as_str()),
+            (
+                1,
+                "Cannot use both -expanded and -self. Instead, use -expanded and -accessor-id=<accessor id>.\n"
+            )
         );
     }
 
