@@ -178,6 +178,10 @@ impl Config {
                 token = file_token.to_string();
             }
         }
+        // `api.NewClient`: an empty token (e.g. `-token=`) falls back to CONSUL_HTTP_TOKEN.
+        if token.is_empty() {
+            token = env("CONSUL_HTTP_TOKEN").unwrap_or_default();
+        }
 
         Ok(Self {
             address,
@@ -190,10 +194,10 @@ impl Config {
 }
 
 impl Config {
-    /// Drops the token, as `consul login` does (`SetToken("")`, `SetTokenFile("")`) so the
-    /// login request carries none, whatever the flags and environment say.
-    pub(crate) fn clear_token(&mut self) {
-        self.token.clear();
+    /// Replaces the token: `consul login` empties `-token` and `-token-file` (`SetToken("")`,
+    /// `SetTokenFile("")`), which leaves only `api.NewClient`'s fallback, CONSUL_HTTP_TOKEN.
+    pub(crate) fn set_token(&mut self, token: &str) {
+        self.token = token.to_string();
     }
 }
 
@@ -517,6 +521,8 @@ mod tests {
         assert_eq!(c.token, "env");
         let c = resolve(&["-token", "flag"], &[("CONSUL_HTTP_TOKEN", "env")]).expect("ok");
         assert_eq!(c.token, "flag");
+        let c = resolve(&["-token="], &[("CONSUL_HTTP_TOKEN", "env")]).expect("ok");
+        assert_eq!(c.token, "env");
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("tok");
         std::fs::write(&file, "  fromfile\n").expect("write");

@@ -97,8 +97,8 @@ fn login(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
         ui.error(format!("No bearer token found in {bearer_file}"));
         return 1;
     }
-    // Consul clears -token and -token-file so the login carries no token; the environment's
-    // CONSUL_HTTP_TOKEN(_FILE) is overridden the same way.
+    // Consul empties -token and -token-file; `api.NewClient` then falls back to
+    // CONSUL_HTTP_TOKEN (not to CONSUL_HTTP_TOKEN_FILE), so only that token can be sent.
     let client = match Config::resolve(flags, &|name| {
         if name.starts_with("CONSUL_HTTP_TOKEN") {
             None
@@ -107,7 +107,7 @@ fn login(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
         }
     }) {
         Ok(mut config) => {
-            config.clear_token();
+            config.set_token(&ui.env("CONSUL_HTTP_TOKEN").unwrap_or_default());
             Client::new(config)
         }
         Err(e) => {
@@ -171,7 +171,7 @@ mod tests {
     use crate::testing as ui_testing;
 
     #[test]
-    fn logs_in_without_a_token_and_writes_the_sink() {
+    fn logs_in_without_the_flag_token_and_writes_the_sink() {
         let dir = tempfile::tempdir().expect("tempdir");
         let bearer = dir.path().join("jwt");
         std::fs::write(&bearer, "eyJhbGc\n").expect("write");
@@ -179,7 +179,10 @@ mod tests {
         let (addr, rx) = fake_agent(&[(200, r#"{"AccessorID":"a","SecretID":"s3cr3t"}"#)]);
         let (bearer, sink_s) = (bearer.display().to_string(), sink.display().to_string());
         let o = ui_testing::run(
-            &[("CONSUL_HTTP_ADDR", &addr), ("CONSUL_HTTP_TOKEN", "env-token")],
+            &[
+                ("CONSUL_HTTP_ADDR", &addr),
+                ("CONSUL_HTTP_TOKEN_FILE", "/nonexistent/token"),
+            ],
             b"",
             |ui| {
                 run(
@@ -200,11 +203,35 @@ mod tests {
         let seen = rx.recv().expect("request");
         assert_eq!(seen.request_line, "POST /v1/acl/login HTTP/1.1");
         assert_eq!(seen.header("X-Consul-Token"), None);
+
+        // api.NewClient's fallback: CONSUL_HTTP_TOKEN is still sent.
+        let (addr, rx) = fake_agent(&[(200, r#"{"SecretID":"s2"}"#)]);
+        let o = ui_testing::run(
+            &[("CONSUL_HTTP_ADDR", &addr), ("CONSUL_HTTP_TOKEN", "env-token")],
+            b"",
+            |ui| {
+                run(
+                    ui,
+                    &args(&[
+                        "-method=m",
+                        "-bearer-token-file",
+                        &bearer,
+                        "-token-sink-file",
+                        &sink_s,
+                    ]),
+                )
+            },
+        );
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_eq!(
+            rx.recv().expect("request").header("X-Consul-Token"),
+            Some("env-token")
+        );
         assert_eq!(
             seen.body,
             b"{\"AuthMethod\":\"minikube\",\"BearerToken\":\"eyJhbGc\",\"Meta\":{\"host\":\"h1\"}}\n"
         );
-        assert_eq!(std::fs::read_to_string(&sink).expect("sink"), "s3cr3t");
+        assert_eq!(std::fs::read_to_string(&sink).expect("sink"), "s2");
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(&sink).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);

@@ -2,7 +2,8 @@
 //! `-token-file`, `CONSUL_HTTP_TOKEN` or `CONSUL_HTTP_TOKEN_FILE`, with the Go `api`
 //! package's precedence: a token file, when one is set (flag or environment), wins over any
 //! token given directly ("If the TokenFile is set, always use that, even if a Token is
-//! configured"), and flags win over the environment within each kind.
+//! configured"), flags win over the environment within each kind, and an empty token
+//! (`-token=`) falls back to CONSUL_HTTP_TOKEN.
 
 use std::time::Duration;
 
@@ -78,6 +79,11 @@ fn every_command_sends_the_token_with_consuls_precedence() {
         assert_eq!(
             sent_token(case, &["-token=flag"], &[("CONSUL_HTTP_TOKEN", "env")]).as_deref(),
             Some("flag"),
+            "{what:?}"
+        );
+        assert_eq!(
+            sent_token(case, &["-token="], &[("CONSUL_HTTP_TOKEN", "env")]).as_deref(),
+            Some("env"),
             "{what:?}"
         );
         assert_eq!(
