@@ -589,6 +589,29 @@ mod tests {
     }
 
     #[test]
+    fn create_reads_rules_from_stdin_or_a_file() {
+        use crate::command::testing::{args, fake_agent};
+        let (addr, rx) = fake_agent(&[(200, POLICY)]);
+        let o = crate::testing::run(
+            &[("CONSUL_HTTP_ADDR", &addr)],
+            b"key_prefix \"\" { policy = \"read\" }\n",
+            |ui| create_cmd(ui, &args(&["-name=n", "-rules", "-"])),
+        );
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let body: serde_json::Value =
+            serde_json::from_slice(&rx.recv().expect("request").body).expect("json");
+        assert_eq!(body["Rules"], "key_prefix \"\" { policy = \"read\" }\n");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("rules.hcl");
+        std::fs::write(&file, "operator = \"read\"").expect("write");
+        let rules = format!("@{}", file.display());
+        let (_, seen) = against(&[(200, POLICY)], &["-name=n", "-rules", &rules], create_cmd);
+        let body: serde_json::Value = serde_json::from_slice(&seen[0].body).expect("json");
+        assert_eq!(body["Rules"], "operator = \"read\"");
+    }
+
+    #[test]
     fn create_errors() {
         let o = offline(&[], create_cmd);
         assert_eq!(o.code, 1);
