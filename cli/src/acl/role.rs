@@ -106,7 +106,7 @@ Usage: consul acl role delete [options] -id ROLE
 const LIST_HELP: &str = r#"
 Usage: consul acl role list [options]
 
-    Lists all the ACL roles
+    Lists all the ACL roles.
 
     Example:
 
