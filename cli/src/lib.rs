@@ -1,7 +1,7 @@
 //! `rconsul-cli`: the `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
 //! `members`, `catalog datacenters|nodes|services`, `services register|deregister`,
 //! `maint`, `reload`, `leave`, `join`, `force-leave`, `keygen`, `validate`, `operator raft list-peers|remove-peer`,
-//! `acl ...`, `login`, `logout`
+//! `acl ...`, `login`, `logout` (as Consul 1.17's, which added `acl templated-policy`)
 //! and the top-level usage text, printing exactly what Consul
 //! 1.10.3's CLI prints (see `shared/reference/golden/cli.md`), down to help texts, error
 //! wording and exit codes.

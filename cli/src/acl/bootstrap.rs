@@ -66,7 +66,7 @@ fn bootstrap(ui: &mut Ui<'_>, flags: &Parsed) -> i32 {
         format::json_body(&Request { secret: &secret })
     };
     match super::read_json::<Token>(client.put("/v1/acl/bootstrap", Vec::new(), &body)) {
-        Ok(t) => super::token::show(ui, flags, &t, false),
+        Ok(t) => super::token_format::show(ui, flags, &t, false),
         Err(e) => {
             ui.error(format!("Failed ACL bootstrapping: {e}"));
             1

@@ -16,6 +16,7 @@ mod role;
 mod templated_policy;
 mod token;
 mod token_expanded;
+mod token_format;
 mod token_update;
 
 use serde::de::DeserializeOwned;

@@ -214,7 +214,7 @@ fn pretty(r: &Role, meta: bool) -> String {
         ));
     }
     links(&mut out, "", r.policies.as_deref());
-    super::token::identities(
+    super::token_format::identities(
         &mut out,
         "",
         r.service_identities.as_deref(),
@@ -252,7 +252,7 @@ fn pretty_list(roles: &[Role], meta: bool) -> String {
             ));
         }
         links(&mut out, "   ", r.policies.as_deref());
-        super::token::identities(
+        super::token_format::identities(
             &mut out,
             "   ",
             r.service_identities.as_deref(),

@@ -171,7 +171,7 @@ impl Printer<'_> {
 pub(crate) fn pretty(t: &TokenExpanded, meta: bool, templates: &HashMap<String, String>) -> String {
     let tok = &t.token;
     let mut p = Printer {
-        out: super::token::header(tok, meta),
+        out: super::token_format::header(tok, meta),
         policies: t
             .expanded_policies
             .iter()

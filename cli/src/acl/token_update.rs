@@ -9,7 +9,8 @@ use crate::Ui;
 use super::api::{Link, Token};
 use super::format::{self, FORMAT_FLAG};
 use super::text;
-use super::token::{accessor_arg, show, ID_FLAG, META_FLAG};
+use super::token::{accessor_arg, ID_FLAG, META_FLAG};
+use super::token_format::show;
 
 const HELP: &str = r#"
 Usage: consul acl token update [options]
