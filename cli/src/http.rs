@@ -178,6 +178,10 @@ impl Config {
                 token = file_token.to_string();
             }
         }
+        // `api.NewClient`: an empty token (e.g. `-token=`) falls back to CONSUL_HTTP_TOKEN.
+        if token.is_empty() {
+            token = env("CONSUL_HTTP_TOKEN").unwrap_or_default();
+        }
 
         Ok(Self {
             address,
@@ -186,6 +190,14 @@ impl Config {
             stale: flags.bool("stale"),
             basic_auth,
         })
+    }
+}
+
+impl Config {
+    /// Replaces the token: `consul login` empties `-token` and `-token-file` (`SetToken("")`,
+    /// `SetTokenFile("")`), which leaves only `api.NewClient`'s fallback, CONSUL_HTTP_TOKEN.
+    pub(crate) fn set_token(&mut self, token: &str) {
+        self.token = token.to_string();
     }
 }
 
@@ -220,7 +232,7 @@ impl Response {
 /// A request that got no HTTP answer, shown like Go's `*url.Error`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct HttpError {
-    /// `Get`, `Put` or `Delete`.
+    /// `Get`, `Put`, `Post` or `Delete`.
     op: &'static str,
     /// The URL as Go would print it.
     url: String,
@@ -271,6 +283,16 @@ impl Client {
         self.send("PUT", path, params, Some(body))
     }
 
+    /// `POST path` with `body` (the ACL login, logout and templated-policy preview calls).
+    pub(crate) fn post(
+        &self,
+        path: &str,
+        params: Vec<(&'static str, String)>,
+        body: &[u8],
+    ) -> Result<Response, HttpError> {
+        self.send("POST", path, params, Some(body))
+    }
+
     /// `DELETE path`.
     pub(crate) fn delete(
         &self,
@@ -299,6 +321,7 @@ impl Client {
         let op = match method {
             "GET" => "Get",
             "PUT" => "Put",
+            "POST" => "Post",
             _ => "Delete",
         };
         let fail = |cause: String| HttpError {
@@ -498,6 +521,8 @@ mod tests {
         assert_eq!(c.token, "env");
         let c = resolve(&["-token", "flag"], &[("CONSUL_HTTP_TOKEN", "env")]).expect("ok");
         assert_eq!(c.token, "flag");
+        let c = resolve(&["-token="], &[("CONSUL_HTTP_TOKEN", "env")]).expect("ok");
+        assert_eq!(c.token, "env");
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("tok");
         std::fs::write(&file, "  fromfile\n").expect("write");

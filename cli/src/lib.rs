@@ -1,6 +1,7 @@
 //! `rconsul-cli`: the `rconsul` command-line interface apart from `agent`: `version`, `kv get|put|delete`,
 //! `members`, `catalog datacenters|nodes|services`, `services register|deregister`,
-//! `maint`, `reload`, `leave`, `join`, `force-leave`, `keygen`, `validate`, `operator raft list-peers|remove-peer`
+//! `maint`, `reload`, `leave`, `join`, `force-leave`, `keygen`, `validate`, `operator raft list-peers|remove-peer`,
+//! `acl ...`, `login`, `logout` (as Consul 1.17's, which added `acl templated-policy`)
 //! and the top-level usage text, printing exactly what Consul
 //! 1.10.3's CLI prints (see `shared/reference/golden/cli.md`), down to help texts, error
 //! wording and exit codes.
@@ -16,6 +17,7 @@
 //! Texts name the program `consul`, as Consul's own do, so scripts and people reading
 //! Consul's documentation see what they expect; change [`APP_NAME`] to rename.
 
+mod acl;
 mod args;
 mod catalog;
 mod columnize;
@@ -28,12 +30,16 @@ mod keygen;
 mod kv;
 mod lifecycle;
 mod lock;
+mod login;
+mod logout;
 mod maint;
 mod members;
 mod operator;
 mod services;
 mod tabwriter;
 mod tls;
+#[cfg(test)]
+mod token_tests;
 mod validate;
 mod version;
 mod watch;
@@ -47,7 +53,8 @@ use std::io::{self, BufWriter, Read, Write};
 const APP_NAME: &str = "consul";
 
 /// Top-level commands listed by [`print_usage`], with Consul's synopses, sorted by name.
-const COMMANDS: [(&str, &str); 18] = [
+const COMMANDS: [(&str, &str); 21] = [
+    ("acl", "Interact with Consul's ACLs"),
     ("agent", "Runs a Consul agent"),
     ("catalog", "Interact with the catalog"),
     ("event", "Fire a new event"),
@@ -60,6 +67,8 @@ const COMMANDS: [(&str, &str); 18] = [
     ("kv", "Interact with the key-value store"),
     ("leave", "Gracefully leaves the Consul cluster and shuts down"),
     ("lock", "Execute a command holding a lock"),
+    ("login", "Login to Consul using an auth method"),
+    ("logout", "Destroy a Consul token created with login"),
     ("maint", "Controls node or service maintenance mode"),
     ("members", "Lists the members of a Consul cluster"),
     ("operator", "Provides cluster-level tools for Consul operators"),
@@ -106,6 +115,9 @@ pub fn run(args: &[String], hooks: &AgentHooks) -> u8 {
         Some("join") => with_std_ui(|ui| join::run(ui, rest)),
         Some("force-leave") => with_std_ui(|ui| force_leave::run(ui, rest)),
         Some("operator") => with_std_ui(|ui| operator::run(ui, rest)),
+        Some("acl") => with_std_ui(|ui| acl::run(ui, rest)),
+        Some("login") => with_std_ui(|ui| login::run(ui, rest)),
+        Some("logout") => with_std_ui(|ui| logout::run(ui, rest)),
         Some("-h") | Some("-help") | Some("--help") => {
             print_usage();
             0
@@ -239,6 +251,7 @@ mod tests {
             usage_text(),
             "Usage: consul [--version] [--help] <command> [<args>]\n\n\
              Available commands are:\n    \
+             acl            Interact with Consul's ACLs\n    \
              agent          Runs a Consul agent\n    \
              catalog        Interact with the catalog\n    \
              event          Fire a new event\n    \
@@ -248,6 +261,8 @@ mod tests {
              kv             Interact with the key-value store\n    \
              leave          Gracefully leaves the Consul cluster and shuts down\n    \
              lock           Execute a command holding a lock\n    \
+             login          Login to Consul using an auth method\n    \
+             logout         Destroy a Consul token created with login\n    \
              maint          Controls node or service maintenance mode\n    \
              members        Lists the members of a Consul cluster\n    \
              operator       Provides cluster-level tools for Consul operators\n    \
