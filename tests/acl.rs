@@ -489,9 +489,16 @@ fn agent_tokens_persist_and_dns_answers_with_the_default_token() {
            node_prefix "" { policy = "read" }
            key_prefix "" { policy = "read" }"#,
     );
+    // Set through the CLI, as an operator would.
+    let addr = "127.0.30.3:8500";
+    let env = [("CONSUL_HTTP_ADDR", addr), ("CONSUL_HTTP_TOKEN", ROOT)];
+    let (code, out, err) = common::cli(&["acl", "set-agent-token", "default", &default], &env);
+    assert_eq!(
+        (code, out.trim()),
+        (0, "ACL token \"default\" set successfully"),
+        "{err}"
+    );
     let body = json!({"Token": default}).to_string();
-    let r = call(&agent, "PUT", "/v1/agent/token/default", Some(&body), ROOT);
-    assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
         dns_a("127.0.30.3", "web.service.consul."),
         (ResponseCode::NoError, 1)
