@@ -735,3 +735,44 @@ fn a_jwt_login_mints_a_token_from_the_binding_rules() {
         403
     );
 }
+
+#[test]
+fn a_blocking_query_re_checks_the_token_when_it_wakes() {
+    let (agent, _conf) = Agent::server_with_config("127.0.30.7", "acl.hcl", &acl_config(""));
+    wait_acl_ready(&agent);
+    register(&agent, "n1", "web");
+    let (accessor, web) = token_with_rules(
+        &agent,
+        "web",
+        r#"service_prefix "" { policy = "read" }
+           node_prefix "" { policy = "read" }"#,
+    );
+    let first = call(&agent, "GET", "/v1/catalog/services", None, &web);
+    assert!(first.json().get("web").is_some());
+    let index = first.index();
+    let url = agent.url(&format!("/v1/catalog/services?index={index}&wait=20s"));
+    let secret = web.clone();
+    let waiter = std::thread::spawn(move || http_with("GET", &url, None, &[("X-Consul-Token", &secret)]));
+    // While it waits, the token loses its policy; then the catalog changes and wakes it.
+    let update = json!({"Description": "nothing now", "Policies": []}).to_string();
+    assert_eq!(
+        call(
+            &agent,
+            "PUT",
+            &format!("/v1/acl/token/{accessor}"),
+            Some(&update),
+            ROOT
+        )
+        .status,
+        200
+    );
+    register(&agent, "n1", "db");
+    let woke = waiter.join().expect("waiter");
+    assert_eq!(woke.status, 200);
+    assert_eq!(
+        woke.json(),
+        json!({}),
+        "the wake answered with the token's new rights"
+    );
+    assert_eq!(woke.header("x-consul-results-filtered-by-acls"), Some("true"));
+}

@@ -83,7 +83,7 @@ pub fn api_context(cfg: &AclConfig, datacenter: &str, data_dir: Option<&Path>) -
     });
     Ok(AclApi {
         enabled: cfg.enabled,
-        resolver: Resolver::new(cfg.default_allow || !cfg.enabled, datacenter),
+        resolver: Arc::new(Resolver::new(cfg.default_allow || !cfg.enabled, datacenter)),
         tokens: Arc::new(AgentTokens::new(tokens)),
         enable_key_list_policy: cfg.enable_key_list_policy,
         persist,

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Response, StatusCode};
-use rconsul_state::acl::{Global, Kind, Need, Resolved, ANONYMOUS_TOKEN_ID};
+use rconsul_state::acl::{Global, Kind, Need, Resolved, Resolver, ANONYMOUS_TOKEN_ID};
 use rconsul_state::store::State;
 
 use crate::response::ApiError;
@@ -31,6 +31,8 @@ pub struct Caller {
     resolved: Option<Arc<Resolved>>,
     /// The secret presented (after the agent's default token), to resolve again.
     secret: String,
+    /// The resolver it came from (None when ACLs are disabled).
+    resolver: Option<Arc<Resolver>>,
 }
 
 impl Caller {
@@ -39,6 +41,16 @@ impl Caller {
         Caller {
             resolved: None,
             secret: String::new(),
+            resolver: None,
+        }
+    }
+
+    /// A caller that may do nothing (its token vanished while a query waited).
+    pub fn nothing() -> Self {
+        Caller {
+            resolved: Some(Arc::new(Resolved::nothing())),
+            secret: String::new(),
+            resolver: None,
         }
     }
 
@@ -73,6 +85,7 @@ impl Caller {
             Ok(r) => Ok(Caller {
                 resolved: Some(r),
                 secret,
+                resolver: Some(api.acl.resolver.clone()),
             }),
             Err(_) => Err(acl_not_found()),
         }
@@ -80,17 +93,17 @@ impl Caller {
 
     /// The caller as of `state`, for a blocking query's re-check on every wake; None
     /// once its token is gone or expired.
-    pub fn at(&self, api: &ApiState, state: &State) -> Option<Caller> {
-        if self.resolved.is_none() {
+    pub fn at(&self, state: &State) -> Option<Caller> {
+        let Some(resolver) = &self.resolver else {
             return Some(self.clone());
-        }
-        api.acl
-            .resolver
+        };
+        resolver
             .resolve(&state.acl, &self.secret, now_ns())
             .ok()
             .map(|r| Caller {
                 resolved: Some(r),
                 secret: self.secret.clone(),
+                resolver: Some(resolver.clone()),
             })
     }
 
@@ -202,10 +215,7 @@ mod tests {
 
     #[test]
     fn denials_read_as_consuls() {
-        let c = Caller {
-            resolved: None,
-            secret: String::new(),
-        };
+        let c = Caller::unrestricted();
         let e = c.denied("key", Need::Read, Some("x"));
         assert_eq!(e.status, StatusCode::FORBIDDEN);
         assert_eq!(

@@ -20,7 +20,7 @@ pub struct AclApi {
     /// `acl.enabled`: without it every request is allowed and `/v1/acl/*` answers 401.
     pub enabled: bool,
     /// Token resolution (with `acl.default_policy`).
-    pub resolver: Resolver,
+    pub resolver: Arc<Resolver>,
     /// The agent's own tokens (`acl.tokens.*`).
     pub tokens: Arc<AgentTokens>,
     /// `acl.enable_key_list_policy`: KV `?keys`/`?recurse` need `list` on the prefix.
@@ -38,7 +38,7 @@ impl AclApi {
     pub fn disabled() -> Self {
         AclApi {
             enabled: false,
-            resolver: Resolver::new(true, "dc1"),
+            resolver: Arc::new(Resolver::new(true, "dc1")),
             tokens: Arc::new(AgentTokens::default()),
             enable_key_list_policy: false,
             persist: None,

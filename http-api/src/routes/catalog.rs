@@ -397,6 +397,7 @@ pub async fn services(
         read.opts,
         |s| s.catalog.services_index(),
         |s| {
+            read.refresh(s);
             let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for (node, svc) in s.catalog.all_services() {
                 let node_ok = s
@@ -495,6 +496,7 @@ async fn node_view(
     let read = Read::begin(api, caller, q).await?;
     let idx = |s: &rconsul_state::store::State| s.catalog.nodes_index().max(s.catalog.services_index());
     let result = blocking::run(&api.store, Table::Catalog, read.opts, idx, |s| {
+        read.refresh(s);
         let value = s.catalog.node(name).filter(|_| read.sees_node(name)).map(|n| {
             let services = s
                 .catalog

@@ -143,7 +143,7 @@ pub async fn get(
     };
     let result = blocking::run(&api.store, Table::Kvs, opts, watch, |state| {
         // Re-checked on every wake: a token deleted meanwhile reads nothing.
-        let Some(now) = caller.at(&api, state) else {
+        let Some(now) = caller.at(state) else {
             return QueryResult {
                 index: state.kv.table_index(),
                 value: Answer::Denied,

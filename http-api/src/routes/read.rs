@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use parking_lot::RwLock;
+
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderName, HeaderValue, Response, StatusCode};
 use rconsul_state::store::State;
@@ -35,8 +37,11 @@ pub struct Read {
     pub pretty: bool,
     /// The `?filter` expression, if any.
     pub filter: Option<Filter>,
-    /// Who asks: rows it may not read are left out.
-    pub caller: Caller,
+    /// Who asks: rows it may not read are left out. Resolved again on every wake of a
+    /// blocking query ([`Read::refresh`]).
+    caller: RwLock<Caller>,
+    /// Whether ACLs restrict the caller at all (else no row is checked).
+    restricted: bool,
     /// Whether a row was left out for ACLs (`X-Consul-Results-Filtered-By-ACLs`).
     filtered: AtomicBool,
 }
@@ -64,13 +69,26 @@ impl Read {
             meta,
             pretty,
             filter,
-            caller,
+            restricted: caller.is_restricted(),
+            caller: RwLock::new(caller),
             filtered: AtomicBool::new(false),
         })
     }
 
+    /// Resolves the caller's token again against `state` (a blocking query's wake): a
+    /// token deleted or narrowed meanwhile sees accordingly less.
+    pub fn refresh(&self, state: &State) {
+        if self.restricted {
+            let now = self.caller.read().at(state).unwrap_or_else(Caller::nothing);
+            *self.caller.write() = now;
+        }
+    }
+
     fn sees(&self, kind: Kind, name: &str) -> bool {
-        let ok = self.caller.allows(kind, name, Need::Read);
+        if !self.restricted {
+            return true;
+        }
+        let ok = self.caller.read().allows(kind, name, Need::Read);
         if !ok {
             self.filtered.store(true, Ordering::Relaxed);
         }
@@ -125,6 +143,7 @@ impl Read {
         mut query: impl FnMut(&State) -> (u64, Vec<u8>),
     ) -> Response<Body> {
         let result = blocking::run(store, Table::Catalog, self.opts, watch, |s| {
+            self.refresh(s);
             let (index, value) = query(s);
             QueryResult { index, value }
         })
@@ -143,7 +162,7 @@ impl Read {
         watch: impl Fn(&State) -> u64,
         mut query: impl FnMut(&State) -> (u64, Vec<u8>),
     ) -> Response<Body> {
-        if self.caller.is_restricted() {
+        if self.restricted {
             // A filtered answer is the caller's own: never shared through the cache.
             return self.answer(&api.store, watch, query).await;
         }

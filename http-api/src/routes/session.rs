@@ -312,7 +312,9 @@ async fn read(
                 Which::All => state.sessions.list().cloned().collect(),
             };
             let before = list.len();
-            list.retain(|s| caller.allows(Kind::Session, &s.node, Need::Read));
+            // Resolved again on every wake: a token deleted meanwhile sees nothing.
+            let now = caller.at(state).unwrap_or_else(Caller::nothing);
+            list.retain(|s| now.allows(Kind::Session, &s.node, Need::Read));
             filtered = list.len() != before;
             QueryResult {
                 index: state.sessions.index(),
