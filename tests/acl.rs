@@ -253,6 +253,11 @@ fn default_deny_tokens_policies_and_filtering() {
         404
     );
 
+    let rep = call(&agent, "GET", "/v1/acl/replication", None, ROOT).json();
+    assert_eq!(
+        (rep["Enabled"].clone(), rep["SourceDatacenter"].clone()),
+        (json!(false), json!(""))
+    );
     // A non-management token cannot manage ACLs.
     assert_eq!(call(&agent, "GET", "/v1/acl/tokens", None, &app).status, 403);
     assert_eq!(
@@ -534,7 +539,12 @@ fn agent_tokens_persist_and_dns_answers_with_the_default_token() {
 fn acl_endpoints_answer_401_without_acls() {
     let agent = Agent::dev("127.0.30.5");
     agent.wait_ready(READY);
-    for path in ["/v1/acl/tokens", "/v1/acl/policies", "/v1/acl/token/self"] {
+    for path in [
+        "/v1/acl/tokens",
+        "/v1/acl/policies",
+        "/v1/acl/token/self",
+        "/v1/acl/replication",
+    ] {
         let r = agent.get(path);
         assert_eq!(
             (r.status, r.text().as_str()),

@@ -7,7 +7,7 @@ use axum::routing::{delete, get, put, MethodRouter};
 use axum::Router;
 
 use crate::response::{add_common_headers, ApiError};
-use crate::routes::acl::{agent_token, auth, login, policies, roles, templated, tokens};
+use crate::routes::acl::{agent_token, auth, login, policies, replication, roles, templated, tokens};
 use crate::routes::{agent, catalog, event, health, kv, membership, operator, session, status, txn};
 use crate::SharedState;
 
@@ -129,6 +129,7 @@ fn acl_routes() -> Router<SharedState> {
             "/v1/acl/templated-policy/preview/{*name}",
             allow(POST_ONLY, axum::routing::post(templated::preview)),
         )
+        .route("/v1/acl/replication", allow(READ_ONLY, get(replication::status)))
         .route(
             "/v1/acl/login",
             allow(POST_ONLY, axum::routing::post(login::login)),

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod links;
 pub mod login;
 pub mod policies;
+pub mod replication;
 pub mod roles;
 pub mod templated;
 pub mod tokens;
