@@ -4,12 +4,10 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Response, StatusCode};
-use rconsul_state::acl::{AclCommand, AuthMethod, BindingRule};
+use rconsul_state::acl::{AclCommand, AuthMethod, BindingRule, Need};
 
 use super::tokens::reword;
-use super::{
-    ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write, views,
-};
+use super::{begin, ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, views};
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::filter::Filter;
@@ -85,9 +83,7 @@ pub async fn create_method(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLAuthMethod")
         .await
         .map_err(reword("AuthMethod"))?;
@@ -130,9 +126,7 @@ pub async fn update_method(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLAuthMethod")
         .await
         .map_err(reword("AuthMethod"))?;
@@ -163,9 +157,7 @@ pub async fn read_method(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let m = state.acl.auth_method(&name).ok_or_else(|| {
         ApiError::new(
@@ -188,9 +180,7 @@ pub async fn delete_method(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     if api.store.read().acl.auth_method(&name).is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -207,9 +197,7 @@ pub async fn list_methods(
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let list: Vec<_> = state
         .acl
@@ -296,9 +284,7 @@ pub async fn create_rule(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLBindingRule")
         .await
         .map_err(reword("BindingRule"))?;
@@ -332,9 +318,7 @@ pub async fn update_rule(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLBindingRule")
         .await
         .map_err(reword("BindingRule"))?;
@@ -367,9 +351,7 @@ pub async fn read_rule(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let r = state.acl.binding_rule(&id).ok_or_else(|| {
         ApiError::new(
@@ -392,9 +374,7 @@ pub async fn delete_rule(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     if api.store.read().acl.binding_rule(&id).is_none() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,

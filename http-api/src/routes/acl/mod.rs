@@ -50,6 +50,30 @@ pub fn require_write(caller: &Caller) -> Result<(), ApiError> {
     caller.require_global(Global::Acl, Need::Write)
 }
 
+/// The preamble every `/v1/acl/*` handler shares: ACLs enabled (else Consul's 401), the
+/// caller holds `acl:read` or `acl:write`, and whether to pretty-print.
+pub fn begin(api: &ApiState, caller: &Caller, need: Need, q: &Option<String>) -> Result<bool, ApiError> {
+    ensure_enabled(api)?;
+    caller.require_global(Global::Acl, need)?;
+    Ok(crate::query::Params::parse(q.as_deref()).pretty(&api.config))
+}
+
+/// A delete: 404 with Consul's `not_found` text when `exists` is false, else `cmd`
+/// through raft and `true`.
+pub async fn delete_object(
+    api: &ApiState,
+    exists: bool,
+    not_found: &str,
+    cmd: AclCommand,
+    pretty: bool,
+) -> Result<Response<Body>, ApiError> {
+    if !exists {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, not_found));
+    }
+    propose(api, cmd).await?;
+    Ok(ok_json(&true, pretty))
+}
+
 /// Reads a JSON object body of at most [`MAX_BODY`] bytes.
 pub async fn read_fields(headers: &HeaderMap, body: Body, context: &str) -> Result<Fields, ApiError> {
     let too_large = |n: usize| {

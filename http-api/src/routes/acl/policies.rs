@@ -3,15 +3,12 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Response, StatusCode};
-use rconsul_state::acl::{rules, AclCommand, Policy, GLOBAL_MANAGEMENT_POLICY_ID};
+use rconsul_state::acl::{rules, AclCommand, Need, Policy, GLOBAL_MANAGEMENT_POLICY_ID};
 
 use super::tokens::reword;
-use super::{
-    ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write, views,
-};
+use super::{begin, new_uuid, ok_json, propose, read_fields, read_json, views};
 use crate::acl::Caller;
 use crate::decode::Fields;
-use crate::query::Params;
 use crate::response::ApiError;
 use crate::SharedState;
 
@@ -96,9 +93,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLPolicy")
         .await
         .map_err(reword("Policy"))?;
@@ -132,9 +127,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLPolicy")
         .await
         .map_err(reword("Policy"))?;
@@ -166,9 +159,7 @@ pub async fn read(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let p = state.acl.policy(&id).ok_or_else(policy_not_found)?;
     Ok(read_json(
@@ -186,9 +177,7 @@ pub async fn read_by_name(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let p = state.acl.policy_by_name(&name).ok_or_else(policy_not_found)?;
     Ok(read_json(
@@ -206,9 +195,7 @@ pub async fn delete(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     if id == GLOBAL_MANAGEMENT_POLICY_ID {
         return Err(ApiError::bad_request(
             "Delete operation not permitted on the builtin global-management policy",
@@ -230,9 +217,7 @@ pub async fn list(
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let list: Vec<_> = state.acl.policies().map(|p| views::policy(p, false)).collect();
     Ok(read_json(&api, &list, pretty, state.acl.index()))

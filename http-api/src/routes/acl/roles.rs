@@ -3,13 +3,13 @@
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Response, StatusCode};
-use rconsul_state::acl::{AclCommand, Role};
+use rconsul_state::acl::{AclCommand, Need, Role};
 
 use super::policies::valid_name;
 use super::tokens::reword;
 use super::{
-    ensure_enabled, links, new_uuid, ok_json, propose, read_fields, read_json, require_read, require_write,
-    views,
+    begin, delete_object, ensure_enabled, links, new_uuid, ok_json, propose, read_fields, read_json,
+    require_read, views,
 };
 use crate::acl::Caller;
 use crate::decode::Fields;
@@ -66,9 +66,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLRole")
         .await
         .map_err(reword("Role"))?;
@@ -102,9 +100,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLRole")
         .await
         .map_err(reword("Role"))?;
@@ -136,9 +132,7 @@ pub async fn read(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let r = state.acl.role(&id).ok_or_else(role_not_found)?;
     Ok(read_json(
@@ -156,9 +150,7 @@ pub async fn read_by_name(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
     let r = state.acl.role_by_name(&name).ok_or_else(role_not_found)?;
     Ok(read_json(
@@ -176,14 +168,16 @@ pub async fn delete(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
-    if api.store.read().acl.role(&id).is_none() {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "Cannot find role to delete"));
-    }
-    propose(&api, AclCommand::RoleDelete(id)).await?;
-    Ok(ok_json(&true, pretty))
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
+    let exists = api.store.read().acl.role(&id).is_some();
+    delete_object(
+        &api,
+        exists,
+        "Cannot find role to delete",
+        AclCommand::RoleDelete(id),
+        pretty,
+    )
+    .await
 }
 
 /// `GET /v1/acl/roles` (`?policy`).

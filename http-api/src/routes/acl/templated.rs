@@ -7,11 +7,11 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Response, StatusCode};
 use rconsul_state::acl::templated::{self, Template};
+use rconsul_state::acl::Need;
 use serde::Serialize;
 
-use super::{ensure_enabled, ok_json, read_fields, require_read};
+use super::{begin, ok_json, read_fields};
 use crate::acl::Caller;
-use crate::query::Params;
 use crate::response::ApiError;
 use crate::SharedState;
 
@@ -49,9 +49,7 @@ pub async fn list(
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let all: BTreeMap<&str, TemplateJson> = templated::BUILTIN.iter().map(|t| (t.name, view(t))).collect();
     Ok(ok_json(&all, pretty))
 }
@@ -63,9 +61,7 @@ pub async fn read(
     Path(name): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     Ok(ok_json(&view(find(&name)?), pretty))
 }
 
@@ -93,9 +89,7 @@ pub async fn preview(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_read(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Read, &q)?;
     let template = find(&name)?;
     let mut f = read_fields(&headers, body, "ACLTemplatedPolicyVariables").await?;
     let var = f.string("Name")?;

@@ -6,14 +6,14 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Response, StatusCode};
 use rconsul_state::acl::{
-    AclCommand, AclTables, PolicyLink, Token, ANONYMOUS_TOKEN_ID, GLOBAL_MANAGEMENT_POLICY_ID,
+    AclCommand, AclTables, Need, PolicyLink, Token, ANONYMOUS_TOKEN_ID, GLOBAL_MANAGEMENT_POLICY_ID,
     GLOBAL_MANAGEMENT_POLICY_NAME,
 };
 use rconsul_state::clock::parse_rfc3339_ns;
 
 use super::{
-    ensure_enabled, is_uuid, links, new_uuid, ok_json, propose, read_fields, read_json, require_read,
-    require_write, views,
+    begin, ensure_enabled, is_uuid, links, new_uuid, ok_json, propose, read_fields, read_json, require_read,
+    views,
 };
 use crate::acl::caller::now_ns;
 use crate::acl::Caller;
@@ -210,9 +210,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLToken")
         .await
         .map_err(reword("Token"))?;
@@ -330,9 +328,7 @@ pub async fn update(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let mut f = read_fields(&headers, body, "ACLToken")
         .await
         .map_err(reword("Token"))?;
@@ -401,9 +397,7 @@ pub async fn clone(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     let has_body = headers
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -453,9 +447,7 @@ pub async fn delete(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
-    ensure_enabled(&api)?;
-    require_write(&caller)?;
-    let pretty = Params::parse(q.as_deref()).pretty(&api.config);
+    let pretty = begin(&api, &caller, Need::Write, &q)?;
     if id == ANONYMOUS_TOKEN_ID {
         return Err(ApiError::bad_request(
             "Delete operation not permitted on the anonymous token",
