@@ -7,12 +7,15 @@ use axum::http::{HeaderMap, Response, StatusCode};
 use rconsul_state::acl::{AclCommand, AuthMethod, BindingRule, Need};
 
 use super::tokens::reword;
-use super::{begin, ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, views};
+use super::{
+    begin, ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, views,
+    write_then_show,
+};
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::filter::Filter;
 use crate::query::Params;
-use crate::response::ApiError;
+use crate::response::{encode_json, ApiError};
 use crate::SharedState;
 
 /// Auth method types rconsul can log in with.
@@ -66,13 +69,11 @@ fn decode_method(f: &mut Fields, mut m: AuthMethod) -> Result<AuthMethod, ApiErr
 
 async fn write_method(api: &SharedState, m: AuthMethod, pretty: bool) -> Result<Response<Body>, ApiError> {
     let name = m.name.clone();
-    propose(api, AclCommand::AuthMethodSet(m)).await?;
-    let state = api.store.read();
-    let stored = state
-        .acl
-        .auth_method(&name)
-        .ok_or_else(|| ApiError::internal("auth method vanished after it was written"))?;
-    Ok(ok_json(&views::auth_method(stored, true), pretty))
+    write_then_show(api, AclCommand::AuthMethodSet(m), "auth method", |t| {
+        t.auth_method(&name)
+            .map(|m| encode_json(&views::auth_method(m, true), pretty))
+    })
+    .await
 }
 
 /// `PUT /v1/acl/auth-method`.
@@ -267,13 +268,11 @@ fn decode_rule(api: &SharedState, f: &mut Fields, mut r: BindingRule) -> Result<
 
 async fn write_rule(api: &SharedState, r: BindingRule, pretty: bool) -> Result<Response<Body>, ApiError> {
     let id = r.id.clone();
-    propose(api, AclCommand::BindingRuleSet(r)).await?;
-    let state = api.store.read();
-    let stored = state
-        .acl
-        .binding_rule(&id)
-        .ok_or_else(|| ApiError::internal("binding rule vanished after it was written"))?;
-    Ok(ok_json(&views::binding_rule(stored), pretty))
+    write_then_show(api, AclCommand::BindingRuleSet(r), "binding rule", |t| {
+        t.binding_rule(&id)
+            .map(|r| encode_json(&views::binding_rule(r), pretty))
+    })
+    .await
 }
 
 /// `PUT /v1/acl/binding-rule`.

@@ -11,7 +11,7 @@ use rconsul_state::acl::{
 };
 
 use super::tokens::blank_token;
-use super::{ensure_enabled, new_uuid, ok_json, propose, read_fields, views};
+use super::{ensure_enabled, new_uuid, ok_json, propose, read_fields};
 use crate::acl::caller::{acl_not_found, now_ns};
 use crate::acl::Caller;
 use crate::login::{bind, BindingRuleSpec, JwtValidator, LoginError};
@@ -154,14 +154,7 @@ pub async fn login(
         }
         token
     };
-    let accessor = token.accessor_id.clone();
-    propose(&api, AclCommand::TokenSet(token)).await?;
-    let state = api.store.read();
-    let stored = state
-        .acl
-        .token(&accessor)
-        .ok_or_else(|| ApiError::internal("token vanished after it was written"))?;
-    Ok(ok_json(&views::token(&state.acl, stored, true), pretty))
+    super::tokens::set_and_show(&api, token, pretty).await
 }
 
 /// `POST /v1/acl/logout`: deletes the caller's token, if an auth method minted it.

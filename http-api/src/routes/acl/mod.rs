@@ -58,6 +58,21 @@ pub fn begin(api: &ApiState, caller: &Caller, need: Need, q: &Option<String>) ->
     Ok(crate::query::Params::parse(q.as_deref()).pretty(&api.config))
 }
 
+/// A write answered with the object as stored: proposes `cmd`, then encodes what
+/// `show` finds in the local tables (`what` names the object if it is not there).
+pub async fn write_then_show(
+    api: &ApiState,
+    cmd: AclCommand,
+    what: &str,
+    show: impl FnOnce(&rconsul_state::acl::AclTables) -> Option<Vec<u8>>,
+) -> Result<Response<Body>, ApiError> {
+    propose(api, cmd).await?;
+    let state = api.store.read();
+    let body = show(&state.acl)
+        .ok_or_else(|| ApiError::internal(format!("{what} vanished after it was written")))?;
+    Ok(json_bytes_response(StatusCode::OK, body))
+}
+
 /// A delete: 404 with Consul's `not_found` text when `exists` is false, else `cmd`
 /// through raft and `true`.
 pub async fn delete_object(

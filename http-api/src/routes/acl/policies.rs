@@ -6,10 +6,10 @@ use axum::http::{HeaderMap, Response, StatusCode};
 use rconsul_state::acl::{rules, AclCommand, Need, Policy, GLOBAL_MANAGEMENT_POLICY_ID};
 
 use super::tokens::reword;
-use super::{begin, new_uuid, ok_json, propose, read_fields, read_json, views};
+use super::{begin, new_uuid, ok_json, propose, read_fields, read_json, views, write_then_show};
 use crate::acl::Caller;
 use crate::decode::Fields;
-use crate::response::ApiError;
+use crate::response::{encode_json, ApiError};
 use crate::SharedState;
 
 /// Consul's rule for policy and role names.
@@ -76,13 +76,11 @@ fn validate(api: &SharedState, policy: &Policy) -> Result<(), ApiError> {
 async fn write(api: &SharedState, policy: Policy, pretty: bool) -> Result<Response<Body>, ApiError> {
     validate(api, &policy)?;
     let id = policy.id.clone();
-    propose(api, AclCommand::PolicySet(policy)).await?;
-    let state = api.store.read();
-    let stored = state
-        .acl
-        .policy(&id)
-        .ok_or_else(|| ApiError::internal("policy vanished after it was written"))?;
-    Ok(ok_json(&views::policy(stored, true), pretty))
+    write_then_show(api, AclCommand::PolicySet(policy), "policy", |t| {
+        t.policy(&id)
+            .map(|p| encode_json(&views::policy(p, true), pretty))
+    })
+    .await
 }
 
 /// `PUT /v1/acl/policy`: create a policy.

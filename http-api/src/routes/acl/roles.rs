@@ -8,13 +8,13 @@ use rconsul_state::acl::{AclCommand, Need, Role};
 use super::policies::valid_name;
 use super::tokens::reword;
 use super::{
-    begin, delete_object, ensure_enabled, links, new_uuid, ok_json, propose, read_fields, read_json,
-    require_read, views,
+    begin, delete_object, ensure_enabled, links, new_uuid, read_fields, read_json, require_read, views,
+    write_then_show,
 };
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::query::Params;
-use crate::response::ApiError;
+use crate::response::{encode_json, ApiError};
 use crate::SharedState;
 
 fn decode(api: &SharedState, f: &mut Fields, mut role: Role) -> Result<Role, ApiError> {
@@ -49,13 +49,10 @@ fn decode(api: &SharedState, f: &mut Fields, mut role: Role) -> Result<Role, Api
 
 async fn write(api: &SharedState, role: Role, pretty: bool) -> Result<Response<Body>, ApiError> {
     let id = role.id.clone();
-    propose(api, AclCommand::RoleSet(role)).await?;
-    let state = api.store.read();
-    let stored = state
-        .acl
-        .role(&id)
-        .ok_or_else(|| ApiError::internal("role vanished after it was written"))?;
-    Ok(ok_json(&views::role(&state.acl, stored), pretty))
+    write_then_show(api, AclCommand::RoleSet(role), "role", |t| {
+        t.role(&id).map(|r| encode_json(&views::role(t, r), pretty))
+    })
+    .await
 }
 
 /// `PUT /v1/acl/role`.

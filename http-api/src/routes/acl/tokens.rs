@@ -13,26 +13,31 @@ use rconsul_state::clock::parse_rfc3339_ns;
 
 use super::{
     begin, ensure_enabled, is_uuid, links, new_uuid, ok_json, propose, read_fields, read_json, require_read,
-    views,
+    views, write_then_show,
 };
 use crate::acl::caller::now_ns;
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::query::Params;
-use crate::response::ApiError;
+use crate::response::{encode_json, ApiError};
 use crate::SharedState;
 
 /// The reserved prefix of built-in IDs.
 const RESERVED_PREFIX: &str = "00000000-0000-0000-0000-0000000000";
 
 /// Renders the stored token `accessor` after a write.
-fn answer_token(api: &SharedState, accessor: &str, pretty: bool) -> Result<Response<Body>, ApiError> {
-    let state = api.store.read();
-    let token = state
-        .acl
-        .token(accessor)
-        .ok_or_else(|| ApiError::internal("token vanished after it was written"))?;
-    Ok(ok_json(&views::token(&state.acl, token, true), pretty))
+/// Writes `token` and answers it as stored (with its secret: the writer holds `acl:write`).
+pub(super) async fn set_and_show(
+    api: &SharedState,
+    token: Token,
+    pretty: bool,
+) -> Result<Response<Body>, ApiError> {
+    let accessor = token.accessor_id.clone();
+    write_then_show(api, AclCommand::TokenSet(token), "token", |t| {
+        t.token(&accessor)
+            .map(|tok| encode_json(&views::token(t, tok, true), pretty))
+    })
+    .await
 }
 
 /// Replaces "Request decode failed" with Consul's per-object wording.
@@ -246,9 +251,7 @@ pub async fn create(
         f.finish().map_err(reword("Token"))?;
         token
     };
-    let accessor = token.accessor_id.clone();
-    propose(&api, AclCommand::TokenSet(token)).await?;
-    answer_token(&api, &accessor, pretty)
+    set_and_show(&api, token, pretty).await
 }
 
 /// A caller-chosen ID (checked) or a fresh one.
@@ -384,8 +387,7 @@ pub async fn update(
         f.finish().map_err(reword("Token"))?;
         token
     };
-    propose(&api, AclCommand::TokenSet(token)).await?;
-    answer_token(&api, &id, pretty)
+    set_and_show(&api, token, pretty).await
 }
 
 /// `PUT /v1/acl/token/:id/clone`: a new token with the same grants.
@@ -435,9 +437,7 @@ pub async fn clone(
             ..original.clone()
         }
     };
-    let accessor = token.accessor_id.clone();
-    propose(&api, AclCommand::TokenSet(token)).await?;
-    answer_token(&api, &accessor, pretty)
+    set_and_show(&api, token, pretty).await
 }
 
 /// `DELETE /v1/acl/token/:id`.
