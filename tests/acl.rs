@@ -596,11 +596,16 @@ fn a_cluster_keeps_its_acls_across_kill_9_of_the_leader() {
         wait_acl_ready(a);
     }
     let (_, app) = token_with_rules(&agents[0], "app", r#"key_prefix "app/" { policy = "write" }"#);
+    // Every server resolves the token from its own replica, once it is replicated there.
+    for a in &agents {
+        wait_for("the token on every server", READY, || {
+            (call(a, "GET", "/v1/acl/token/self", None, &app).status == 200).then_some(())
+        });
+    }
     assert_eq!(
         call(&agents[1], "PUT", "/v1/kv/app/k", Some("1"), &app).text(),
         "true"
     );
-    // Every server resolves the token from its own replica.
     for a in &agents {
         wait_for("the token replicated", READY, || {
             (call(a, "GET", "/v1/kv/app/k", None, &app).status == 200).then_some(())
