@@ -791,3 +791,119 @@ fn a_blocking_query_re_checks_the_token_when_it_wakes() {
     );
     assert_eq!(woke.header("x-consul-results-filtered-by-acls"), Some("true"));
 }
+
+#[test]
+fn roles_identities_and_templated_policies_grant_what_consul_says() {
+    let (agent, _conf) = Agent::server_with_config("127.0.30.8", "acl.hcl", &acl_config(""));
+    wait_acl_ready(&agent);
+    let put = |path: &str, body: Value| {
+        let r = call(&agent, "PUT", path, Some(&body.to_string()), ROOT);
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+        r.json()
+    };
+    let secret = |t: &Value| t["SecretID"].as_str().unwrap_or_default().to_string();
+    let register_service = |token: &str, name: &str| {
+        let body = json!({"Name": name, "Port": 80}).to_string();
+        call(&agent, "PUT", "/v1/agent/service/register", Some(&body), token).status
+    };
+
+    // A role carrying a policy, given to a token.
+    put(
+        "/v1/acl/policy",
+        json!({"Name": "cfg", "Rules": "key_prefix \"cfg/\" { policy = \"write\" }"}),
+    );
+    let role = put(
+        "/v1/acl/role",
+        json!({"Name": "configurer", "Policies": [{"Name": "cfg"}]}),
+    );
+    assert_eq!(role["Policies"][0]["Name"], "cfg");
+    let by_role = secret(&put("/v1/acl/token", json!({"Roles": [{"Name": "configurer"}]})));
+    assert_eq!(
+        call(&agent, "PUT", "/v1/kv/cfg/a", Some("1"), &by_role).text(),
+        "true"
+    );
+    assert_eq!(
+        call(&agent, "PUT", "/v1/kv/other", Some("1"), &by_role).status,
+        403
+    );
+    let by_name = call(&agent, "GET", "/v1/acl/role/name/configurer", None, ROOT).json();
+    assert_eq!(by_name["ID"], role["ID"]);
+    assert_eq!(
+        call(&agent, "GET", "/v1/acl/roles", None, ROOT)
+            .json()
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+
+    // A service identity writes its service (and sidecar) and reads the rest.
+    let web = secret(&put(
+        "/v1/acl/token",
+        json!({"ServiceIdentities": [{"ServiceName": "web"}]}),
+    ));
+    assert_eq!(register_service(&web, "web"), 200);
+    assert_eq!(register_service(&web, "web-sidecar-proxy"), 200);
+    assert_eq!(register_service(&web, "db"), 403);
+    assert_eq!(
+        call(&agent, "GET", "/v1/catalog/services", None, &web).status,
+        200
+    );
+
+    // A templated policy does the same through builtin/service.
+    let templated = put(
+        "/v1/acl/token",
+        json!({"TemplatedPolicies": [{"TemplateName": "builtin/service", "TemplateVariables": {"Name": "api"}}]}),
+    );
+    assert_eq!(
+        templated["TemplatedPolicies"][0]["TemplateVariables"]["Name"],
+        "api"
+    );
+    assert_eq!(register_service(&secret(&templated), "api"), 200);
+    assert_eq!(register_service(&secret(&templated), "web"), 403);
+    let list = call(&agent, "GET", "/v1/acl/templated-policies", None, ROOT).json();
+    assert!(
+        list.get("builtin/service").is_some() && list.get("builtin/dns").is_some(),
+        "{list}"
+    );
+    let one = call(
+        &agent,
+        "GET",
+        "/v1/acl/templated-policy/name/builtin/node",
+        None,
+        ROOT,
+    )
+    .json();
+    assert_eq!(one["TemplateName"], "builtin/node");
+    let preview = http_with(
+        "POST",
+        &agent.url("/v1/acl/templated-policy/preview/builtin/service"),
+        Some(br#"{"Name": "api"}"#),
+        &[("X-Consul-Token", ROOT)],
+    );
+    assert_eq!(preview.status, 200, "{}", preview.text());
+    assert!(preview.json()["Rules"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("service \"api\""));
+    let r = put_raw(
+        &agent,
+        "/v1/acl/token",
+        r#"{"TemplatedPolicies": [{"TemplateName": "builtin/service"}]}"#,
+    );
+    assert_eq!(r.status, 400, "a template's missing variable: {}", r.text());
+
+    // A node identity writes its node in this datacenter only.
+    let node = secret(&put(
+        "/v1/acl/token",
+        json!({"NodeIdentities": [{"NodeName": "edge-1", "Datacenter": "dc1"}]}),
+    ));
+    let reg = |n: &str| {
+        let body = json!({"Node": n, "Address": "10.0.0.9"}).to_string();
+        call(&agent, "PUT", "/v1/catalog/register", Some(&body), &node).status
+    };
+    assert_eq!((reg("edge-1"), reg("edge-2")), (200, 403));
+}
+
+fn put_raw(agent: &Agent, path: &str, body: &str) -> Resp {
+    call(agent, "PUT", path, Some(body), ROOT)
+}
