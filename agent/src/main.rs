@@ -16,6 +16,7 @@ mod run;
 mod sessions;
 #[cfg(test)]
 mod test_consensus;
+mod tls;
 mod tombstone_gc;
 mod validate;
 

@@ -1,12 +1,17 @@
-//! The server port listener: answers raft RPCs and forwarded requests.
+//! The server port listener: the first-byte switch between plain and TLS connections
+//! ([`accept`]), then raft RPCs and forwarded requests.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::network::HANDSHAKE_TIMEOUT;
 use crate::node::RaftNode;
-use crate::rpc::{self, Conn, RpcRequest, RpcResponse};
+use crate::rpc::{self, Conn, RpcRequest, RpcResponse, RpcStream};
+use crate::tls::{RpcTls, RPC_PLAIN, RPC_TLS};
 
 /// Accepts connections on the server port until `stop` turns true.
 pub async fn serve(listener: TcpListener, node: Arc<RaftNode>, mut stop: watch::Receiver<bool>) {
@@ -16,14 +21,61 @@ pub async fn serve(listener: TcpListener, node: Arc<RaftNode>, mut stop: watch::
             _ = stop.changed() => return,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 let node = node.clone();
-                tokio::spawn(async move { serve_conn(rpc::framed(stream), node).await });
+                tokio::spawn(async move {
+                    if let Some(conn) = accept(stream, peer, node.rpc_tls()).await {
+                        serve_conn(conn, node).await;
+                    }
+                });
             }
             Err(e) => {
                 tracing::warn!(target: "agent.server.rpc", "accept error: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
+        }
+    }
+}
+
+/// Reads a new connection's type byte and, for TLS, runs the handshake (client
+/// certificates verified as the acceptor's config says). `None`: the connection is refused
+/// (plain under `verify_incoming`, TLS without a certificate configured, an unknown type,
+/// a failed handshake) and closed; the reason is logged.
+pub async fn accept(mut stream: TcpStream, peer: SocketAddr, tls: &RpcTls) -> Option<Conn> {
+    let _ = stream.set_nodelay(true);
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_u8()).await {
+        Ok(Ok(b)) => b,
+        // Closed or silent before saying anything: nothing worth a warning.
+        _ => return None,
+    };
+    let settings = tls.current();
+    match first {
+        RPC_PLAIN if settings.refuse_plain => {
+            tracing::warn!(target: "agent.server.rpc", "refusing a plain RPC connection from {peer}: verify_incoming requires TLS");
+            None
+        }
+        RPC_PLAIN => Some(rpc::framed(RpcStream::Plain(stream))),
+        RPC_TLS => {
+            let Some(config) = settings.acceptor.clone() else {
+                tracing::warn!(target: "agent.server.rpc", "refusing a TLS RPC connection from {peer}: no cert_file/key_file configured");
+                return None;
+            };
+            let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(tls)) => Some(rpc::framed(RpcStream::Tls(Box::new(tls.into())))),
+                Ok(Err(e)) => {
+                    tracing::warn!(target: "agent.server.rpc", "TLS handshake with {peer} failed: {e}");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(target: "agent.server.rpc", "TLS handshake with {peer} timed out");
+                    None
+                }
+            }
+        }
+        other => {
+            tracing::warn!(target: "agent.server.rpc", "refusing an RPC connection from {peer}: unknown connection type {other:#04x}");
+            None
         }
     }
 }

@@ -513,12 +513,6 @@ fn resolve_dns(d: &file::PartialDns) -> Result<DnsSettings, String> {
 /// instead: the ones config files flagged, plus listeners for protocols it lacks.
 fn unenforced_settings(p: &PartialConfig) -> Vec<(String, &'static str)> {
     let mut out = p.unenforced.clone();
-    if p.ports.https.is_some_and(|port| port > 0) {
-        out.push((
-            "ports.https".into(),
-            "rconsul serves no HTTPS listener (TLS is not supported yet)",
-        ));
-    }
     if p.ports.grpc.is_some_and(|port| port > 0) {
         out.push((
             "ports.grpc".into(),
@@ -1256,23 +1250,14 @@ mod tests {
             "on.json",
             r#"{"acl": {"enabled": true, "default_policy": "deny"}, "verify_incoming": true,
                 "cert_file": "/etc/c.pem", "key_file": "/etc/k.pem", "ca_file": "/etc/ca.pem", "tls": {"defaults": {}}, "connect": {"enabled": true},
+                "auto_encrypt": {"tls": true},
                 "telemetry": {"disable_hostname": true}}"#,
         );
         let c = ok(&["-dev", "-config-file", &on, "-https-port=8501"]);
         let keys: Vec<&str> = c.unenforced.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "acl.enabled",
-                "ca_file",
-                "cert_file",
-                "connect.enabled",
-                "key_file",
-                "tls",
-                "verify_incoming",
-                "ports.https"
-            ]
-        );
+        // TLS is enforced (agent/src/tls/): only auto_encrypt, which distributes
+        // certificates, is not.
+        assert_eq!(keys, ["acl.enabled", "auto_encrypt", "connect.enabled"]);
         assert!(c.unenforced[0].1.contains("every request is allowed"));
         let off = write(
             dir.path(),
