@@ -209,7 +209,8 @@ mod tests {
             while let Ok((stream, peer)) = listener.accept().await {
                 let frames = frames.clone();
                 tokio::spawn(async move {
-                    let Some(mut conn) = crate::server::accept(stream, peer, &RpcTls::default()).await else {
+                    let Some((mut conn, _)) = crate::server::accept(stream, peer, &RpcTls::default()).await
+                    else {
                         return;
                     };
                     while let Ok(req) = rpc::recv::<RpcRequest>(&mut conn).await {

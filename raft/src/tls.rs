@@ -29,6 +29,11 @@ pub struct RpcTlsConfig {
     pub refuse_plain: bool,
     /// `verify_outgoing`: connections this agent opens use TLS.
     pub outgoing: Option<OutgoingTls>,
+    /// `verify_incoming` with `verify_server_hostname`: raft's own RPCs (append, vote,
+    /// snapshot, "initialized?", peer removal) are served only on TLS connections whose
+    /// client certificate names this host (`server.<datacenter>.<domain>`); a client
+    /// agent's or another datacenter's certificate may still forward requests.
+    pub raft_peer_name: Option<ServerName<'static>>,
 }
 
 /// How this agent opens TLS connections.

@@ -96,7 +96,9 @@ pub fn https_config(p: &TlsProtocolConfig) -> Result<ServerConfig, TlsError> {
 }
 
 /// The server port's settings (`tls.internal_rpc`): TLS accepted when a certificate is
-/// configured, plain refused with `verify_incoming`, TLS spoken with `verify_outgoing`.
+/// configured, plain refused with `verify_incoming`, TLS spoken with `verify_outgoing`,
+/// and with `verify_incoming` + `verify_server_hostname` raft RPCs only from
+/// certificates for `server.<datacenter>.<domain>`.
 pub fn rpc_config(p: &TlsProtocolConfig, datacenter: &str, domain: &str) -> Result<RpcTlsConfig, TlsError> {
     let acceptor = match files::cert_and_key(p)? {
         Some(cert) => Some(Arc::new(server_config(p, cert, &[])?)),
@@ -107,10 +109,16 @@ pub fn rpc_config(p: &TlsProtocolConfig, datacenter: &str, domain: &str) -> Resu
     } else {
         None
     };
+    let raft_peer_name = if p.verify_incoming && p.verify_server_hostname {
+        Some(role_name("server", datacenter, domain)?)
+    } else {
+        None
+    };
     Ok(RpcTlsConfig {
         acceptor,
         refuse_plain: p.verify_incoming,
         outgoing,
+        raft_peer_name,
     })
 }
 
