@@ -215,3 +215,139 @@ impl Configurator {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::{CertificateDer, UnixTime};
+
+    /// A CA and a leaf it signed for `names`, as PEM files in `dir` (`ca.pem`,
+    /// `<leaf>.pem`, `<leaf>-key.pem`).
+    fn pki(dir: &std::path::Path, ca_name: &str, leaf: &str, names: &[&str]) {
+        let ca_key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::new(Vec::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&ca_key).expect("ca");
+        let leaf_key = KeyPair::generate().expect("key");
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let cert = CertificateParams::new(names)
+            .expect("params")
+            .signed_by(&leaf_key, &ca, &ca_key)
+            .expect("leaf");
+        std::fs::write(dir.join(ca_name), ca.pem()).expect("write");
+        std::fs::write(dir.join(format!("{leaf}.pem")), cert.pem()).expect("write");
+        std::fs::write(dir.join(format!("{leaf}-key.pem")), leaf_key.serialize_pem()).expect("write");
+    }
+
+    fn settings(dir: &std::path::Path, leaf: &str) -> TlsProtocolConfig {
+        TlsProtocolConfig {
+            ca_file: Some(dir.join("ca.pem")),
+            cert_file: Some(dir.join(format!("{leaf}.pem"))),
+            key_file: Some(dir.join(format!("{leaf}-key.pem"))),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn https_needs_a_certificate_and_refuses_old_versions_and_bad_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        pki(dir.path(), "ca.pem", "s", &["server.dc1.consul"]);
+        assert!(matches!(
+            https_config(&TlsProtocolConfig::default()),
+            Err(TlsError::HttpsNeedsCert)
+        ));
+        let mut p = settings(dir.path(), "s");
+        assert!(https_config(&p).is_ok());
+        p.verify_incoming = true;
+        assert!(https_config(&p).is_ok());
+        p.min_version = TlsVersion::V1_1;
+        assert!(matches!(
+            https_config(&p),
+            Err(TlsError::Version(TlsVersion::V1_1))
+        ));
+        p.min_version = TlsVersion::V1_3;
+        p.cipher_suites = vec!["TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA".into()];
+        assert!(matches!(https_config(&p), Err(TlsError::CipherSuite(_))));
+        // A key that is not the certificate's.
+        pki(dir.path(), "other-ca.pem", "o", &["x"]);
+        let mut p = settings(dir.path(), "s");
+        p.key_file = Some(dir.path().join("o-key.pem"));
+        assert!(
+            matches!(https_config(&p), Err(TlsError::Rustls(_))),
+            "mismatched key accepted"
+        );
+        p.cert_file = Some(dir.path().join("missing.pem"));
+        let err = https_config(&p).unwrap_err().to_string();
+        assert!(
+            err.starts_with("reading ") && err.contains("missing.pem"),
+            "{err}"
+        );
+        p.cert_file = Some(dir.path().join("o-key.pem"));
+        assert!(https_config(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("no certificate found"));
+    }
+
+    #[test]
+    fn server_port_settings_follow_the_verify_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        pki(dir.path(), "ca.pem", "s", &["server.dc1.consul"]);
+        let plain = rpc_config(&TlsProtocolConfig::default(), "dc1", "consul.").expect("plain");
+        assert!(plain.acceptor.is_none() && plain.outgoing.is_none() && !plain.refuse_plain);
+        let mut p = settings(dir.path(), "s");
+        let offered = rpc_config(&p, "dc1", "consul.").expect("cert only");
+        assert!(offered.acceptor.is_some() && offered.outgoing.is_none() && !offered.refuse_plain);
+        p.verify_incoming = true;
+        p.verify_outgoing = true;
+        p.verify_server_hostname = true;
+        let strict = rpc_config(&p, "dc1", "consul.").expect("strict");
+        assert!(strict.refuse_plain);
+        let out = strict.outgoing.expect("outgoing");
+        assert_eq!(out.server_name.to_str(), "server.dc1.consul");
+        assert_eq!(
+            strict.raft_peer_name.map(|n| n.to_str().into_owned()).as_deref(),
+            Some("server.dc1.consul")
+        );
+    }
+
+    #[test]
+    fn server_certificates_must_chain_to_the_ca_and_name_the_expected_host() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        pki(dir.path(), "ca.pem", "dc1", &["server.dc1.consul", "localhost"]);
+        pki(dir.path(), "dc2-ca.pem", "dc2", &["server.dc2.consul"]);
+        let p = settings(dir.path(), "dc1");
+        let roots = Arc::new(files::roots(&p).expect("roots"));
+        let provider = suites::provider(&[]).expect("provider");
+        let leaf =
+            |name: &str| files::certs(&dir.path().join(format!("{name}.pem"))).expect("certs")[0].clone();
+        let verify = |names: Vec<&str>, cert: CertificateDer<'static>| {
+            let names = names
+                .into_iter()
+                .map(|n| ServerName::try_from(n.to_string()).expect("name"))
+                .collect();
+            verify::RpcServerVerifier::new(roots.clone(), names, provider.clone())
+                .verify_server_cert(
+                    &cert,
+                    &[],
+                    &ServerName::try_from("127.0.0.1").expect("ip"),
+                    &[],
+                    UnixTime::now(),
+                )
+                .is_ok()
+        };
+        assert!(verify(vec!["server.dc1.consul"], leaf("dc1")), "dc1's own name");
+        assert!(verify(vec![], leaf("dc1")), "no hostname check: chain only");
+        assert!(
+            !verify(vec!["server.dc2.consul"], leaf("dc1")),
+            "another datacenter's name"
+        );
+        assert!(
+            verify(vec!["client.dc1.consul", "server.dc1.consul"], leaf("dc1")),
+            "any of the names"
+        );
+        assert!(!verify(vec![], leaf("dc2")), "a certificate from another CA");
+    }
+}
