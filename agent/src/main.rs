@@ -17,6 +17,7 @@ mod run;
 mod sessions;
 #[cfg(test)]
 mod test_consensus;
+mod tls;
 mod tombstone_gc;
 mod validate;
 

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use crate::cluster;
 use crate::config::AgentConfig;
 use crate::durable_file::write_durably;
-use crate::local::{self, AgentInfo, LocalAgentImpl};
+use crate::local::{self, AgentInfo, Listeners, LocalAgentImpl};
 use crate::member_snapshot;
 
 /// How long shutdown waits for raft and its storage to close before exiting anyway.
@@ -186,6 +186,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     for (key, consequence) in &cfg.unenforced {
         tracing::warn!(target: "agent", "{key} is set, but {consequence}");
     }
+    let tls = Arc::new(crate::tls::Configurator::new(&cfg).context("TLS configuration")?);
     let node_id = load_or_create_node_id(&cfg)?;
     let gossip_keys = crate::keyring::resolve(&cfg)?;
     let advertise = cfg.advertise_addr.unwrap_or(cfg.bind_addr);
@@ -216,6 +217,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             raft_multiplier: cfg.raft_multiplier,
             snapshot_threshold: cfg.raft_snapshot_threshold,
             trailing_logs: cfg.raft_trailing_logs,
+            tls: tls.rpc.clone(),
         },
         store.clone(),
     )
@@ -241,6 +243,7 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
             config_format: cfg.config_format,
             config_fragments: cfg.config_fragments.clone(),
             gossip_encrypted: gossip_keys.is_some(),
+            http: listeners(&cfg),
         },
         store.clone(),
         raft.clone(),
@@ -305,25 +308,34 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     if let Some(dns) = start_dns(&cfg, &store, dns_acl).await? {
         servers.push(tokio::spawn(dns.run_until(stop_rx.clone())));
     }
-    if cfg.ports.http >= 0 {
-        // One count per client IP across every HTTP listener, as Consul keeps it.
-        let limiter = rconsul_http_api::conn_limit::ConnLimiter::new(cfg.http_max_conns_per_client);
-        let port = u16::try_from(cfg.ports.http).context("ports.http out of range")?;
+    // One count per client IP across every HTTP listener, as Consul keeps it.
+    let limiter = rconsul_http_api::conn_limit::ConnLimiter::new(cfg.http_max_conns_per_client);
+    let http = (cfg.ports.http >= 0).then_some(("http", cfg.ports.http, None));
+    let https = tls.https.clone().map(|t| ("https", cfg.ports.https, Some(t)));
+    for (protocol, port, tls) in http.into_iter().chain(https) {
+        let port = u16::try_from(port).with_context(|| format!("ports.{protocol} out of range"))?;
         for ip in &cfg.client_addrs {
             let addr = SocketAddr::new(*ip, port);
             let listener = TcpListener::bind(addr)
                 .await
-                .with_context(|| format!("cannot listen for HTTP on {addr}"))?;
-            tracing::info!(target: "agent", "Starting server: address={addr} network=tcp protocol=http");
+                .with_context(|| format!("cannot listen for {} on {addr}", protocol.to_uppercase()))?;
+            tracing::info!(target: "agent", "Starting server: address={addr} network=tcp protocol={protocol}");
             let dispatch = rconsul_http_api::dispatch::Dispatch::new(api.clone());
             servers.push(tokio::spawn(rconsul_http_api::server::serve(
                 listener,
                 dispatch,
                 limiter.clone(),
+                tls.clone(),
                 stop_rx.clone(),
             )));
         }
     }
+    let reload_tls = tls.clone();
+    agent.set_tls_reload(Arc::new(move || {
+        reload_tls.reload().map_err(|e| e.to_string())?;
+        tracing::info!(target: "agent", "Reloaded TLS certificates");
+        Ok(())
+    }));
     if let Some(pid_file) = &cfg.pid_file {
         write_durably(pid_file, std::process::id().to_string().as_bytes())
             .with_context(|| format!("writing pid file {}", pid_file.display()))?;
@@ -400,6 +412,26 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     }
     tracing::info!(target: "agent", "shutdown complete");
     Ok(())
+}
+
+/// The HTTP and HTTPS addresses `/v1/agent/self` reports.
+fn listeners(cfg: &AgentConfig) -> Listeners {
+    let addrs = |port: i32| -> Vec<String> {
+        match u16::try_from(port) {
+            Ok(port) if port > 0 => cfg
+                .client_addrs
+                .iter()
+                .map(|ip| format!("tcp://{}", SocketAddr::new(*ip, port)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    Listeners {
+        http_addrs: addrs(cfg.ports.http),
+        https_addrs: addrs(cfg.ports.https),
+        http_port: cfg.ports.http,
+        https_port: cfg.ports.https,
+    }
 }
 
 // ---------------------------------------------------------------------------------------

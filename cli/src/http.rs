@@ -3,8 +3,8 @@
 //! that builds URLs and words errors the way Consul's Go `api` package does, e.g.
 //! `Get "http://127.0.0.1:8500/v1/kv/k": dial tcp 127.0.0.1:8500: connect: connection refused`.
 //!
-//! Only plain HTTP is supported: an `https://` address or `CONSUL_HTTP_SSL=true` is
-//! rejected up front. The TLS flags are accepted (so scripts keep working) and ignored.
+//! HTTPS (`https://` in the address, or `CONSUL_HTTP_SSL=true`) uses the TLS flags and
+//! variables (`http_tls.rs`); `unix://` addresses are not supported.
 
 use std::fmt;
 use std::io::Read;
@@ -126,6 +126,8 @@ pub(crate) struct Config {
     stale: bool,
     /// From `CONSUL_HTTP_AUTH` (`user[:password]`).
     basic_auth: Option<(String, String)>,
+    /// `Some` for HTTPS: the client config built from the TLS flags and variables.
+    tls: Option<super::http_tls::TlsClient>,
 }
 
 impl Config {
@@ -152,6 +154,23 @@ impl Config {
             token_file = v.to_string();
         }
         let datacenter = flags.string("datacenter").unwrap_or_default().to_string();
+        // TLS: the variable, then the flag (Consul's order).
+        let setting = |var: &str, flag: &str| {
+            flags
+                .string(flag)
+                .map(str::to_string)
+                .or_else(|| env(var))
+                .unwrap_or_default()
+        };
+        let tls_settings = super::http_tls::TlsSettings {
+            ca_file: setting("CONSUL_CACERT", "ca-file"),
+            ca_path: setting("CONSUL_CAPATH", "ca-path"),
+            client_cert: setting("CONSUL_CLIENT_CERT", "client-cert"),
+            client_key: setting("CONSUL_CLIENT_KEY", "client-key"),
+            server_name: setting("CONSUL_TLS_SERVER_NAME", "tls-server-name"),
+            insecure: env("CONSUL_HTTP_SSL_VERIFY").and_then(|v| super::args::parse_go_bool(&v))
+                == Some(false),
+        };
 
         if let Some((scheme, rest)) = address.split_once("://") {
             match scheme {
@@ -162,9 +181,11 @@ impl Config {
             }
             address = rest.to_string();
         }
-        if https {
-            return Err("HTTPS is not supported by rconsul; use an http:// address".into());
-        }
+        let tls = if https {
+            Some(super::http_tls::client_config(&tls_settings)?)
+        } else {
+            None
+        };
         let address = address.trim_end_matches('/').to_string();
         if address.is_empty() {
             return Err("http: no Host in request URL".into());
@@ -189,6 +210,7 @@ impl Config {
             datacenter,
             stale: flags.bool("stale"),
             basic_auth,
+            tls,
         })
     }
 }
@@ -257,7 +279,11 @@ pub(crate) struct Client {
 impl Client {
     /// A client for `config`.
     pub(crate) fn new(config: Config) -> Self {
-        let agent = ureq::AgentBuilder::new().timeout_connect(CONNECT_TIMEOUT).build();
+        let mut builder = ureq::AgentBuilder::new().timeout_connect(CONNECT_TIMEOUT);
+        if let Some(tls) = &config.tls {
+            builder = builder.tls_config(tls.0.clone());
+        }
+        let agent = builder.build();
         Self { config, agent }
     }
 
@@ -307,7 +333,12 @@ impl Client {
         if !self.config.datacenter.is_empty() {
             params.push(("dc", self.config.datacenter.clone()));
         }
-        build_url("http", &self.config.address, path, params)
+        let scheme = if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        build_url(scheme, &self.config.address, path, params)
     }
 
     fn send(
@@ -510,9 +541,46 @@ mod tests {
             resolve(&["-http-addr=ftp://x:1"], &[]),
             Err("Unknown protocol scheme: ftp".to_string())
         );
-        assert!(resolve(&["-http-addr=https://x:1"], &[]).is_err());
-        assert!(resolve(&[], &[("CONSUL_HTTP_SSL", "true")]).is_err());
-        assert!(resolve(&[], &[("CONSUL_HTTP_SSL", "false")]).is_ok());
+        let https = resolve(&["-http-addr=https://x:1"], &[]).expect("https");
+        assert_eq!((https.address.as_str(), https.tls.is_some()), ("x:1", true));
+        assert!(resolve(&[], &[("CONSUL_HTTP_SSL", "true")])
+            .expect("ok")
+            .tls
+            .is_some());
+        assert!(resolve(&[], &[("CONSUL_HTTP_SSL", "false")])
+            .expect("ok")
+            .tls
+            .is_none());
+        assert_eq!(
+            Client::new(resolve(&["-http-addr=https://x:1"], &[]).expect("ok")).url("/v1/kv/k", vec![]),
+            "https://x:1/v1/kv/k"
+        );
+    }
+
+    #[test]
+    fn tls_files_come_from_flags_then_variables_and_missing_ones_fail() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("nope.pem").to_string_lossy().to_string();
+        let err = resolve(&["-http-addr=https://x:1", "-ca-file", &missing], &[]).expect_err("no file");
+        assert_eq!(err, format!("open {missing}: no such file or directory"));
+        let err =
+            resolve(&[], &[("CONSUL_HTTP_SSL", "true"), ("CONSUL_CACERT", &missing)]).expect_err("no file");
+        assert!(err.contains("no such file"), "{err}");
+        // The flag wins over the variable.
+        assert!(resolve(
+            &["-http-addr=https://x:1", "-ca-file", &missing],
+            &[("CONSUL_CACERT", "/also/missing")]
+        )
+        .expect_err("no file")
+        .contains(&missing));
+        // Plain HTTP never reads the TLS files.
+        assert!(resolve(&["-ca-file", &missing], &[]).is_ok());
+        // No verification: nothing to read.
+        assert!(resolve(
+            &[],
+            &[("CONSUL_HTTP_SSL", "true"), ("CONSUL_HTTP_SSL_VERIFY", "false")]
+        )
+        .is_ok());
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod command;
 mod event;
 mod force_leave;
 mod http;
+mod http_tls;
 mod join;
 mod keygen;
 mod kv;

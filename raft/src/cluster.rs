@@ -24,6 +24,8 @@ impl RaftNode {
     /// and nobody has raft state yet; on the leader, adds new servers (as learners,
     /// then voters once caught up) and removes servers that left.
     pub async fn reconcile_servers(&self, view: &ServerView, expect: u32) {
+        // Before any learner is added: what a client agent's certificate must name.
+        self.rpc_tls().set_clients(view.clients.keys().copied());
         let initialized = self.raft().is_initialized().await.unwrap_or(true);
         if !initialized {
             self.maybe_bootstrap(view, expect).await;

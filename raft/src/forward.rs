@@ -8,8 +8,9 @@ use parking_lot::Mutex;
 use rconsul_state::{Command, CommandResult, ConsensusError};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::network::connect;
+use crate::network::{connect, Peer};
 use crate::rpc::{self, Conn, RpcRequest, RpcResponse};
+use crate::tls::RpcTls;
 
 /// Most writes coalesced into one forwarded batch.
 const MAX_FORWARD_BATCH: usize = 1024;
@@ -38,6 +39,7 @@ pub enum ForwardError {
 #[derive(Default)]
 pub struct ForwardPool {
     idle: Mutex<Vec<(String, Conn)>>,
+    tls: Arc<RpcTls>,
 }
 
 impl std::fmt::Debug for ForwardPool {
@@ -47,6 +49,14 @@ impl std::fmt::Debug for ForwardPool {
 }
 
 impl ForwardPool {
+    /// A pool whose connections use `tls`'s settings.
+    pub fn new(tls: Arc<RpcTls>) -> Self {
+        ForwardPool {
+            idle: Mutex::default(),
+            tls,
+        }
+    }
+
     fn take(&self, addr: &str) -> Option<Conn> {
         let mut idle = self.idle.lock();
         let pos = idle.iter().position(|(a, _)| a == addr)?;
@@ -66,7 +76,7 @@ impl ForwardPool {
         for attempt in 0..2 {
             let mut conn = match self.take(addr) {
                 Some(c) if attempt == 0 => c,
-                _ => connect(addr)
+                _ => connect(addr, &self.tls, Peer::Server)
                     .await
                     .map_err(|e| ForwardError::Unreachable(format!("dial tcp {addr}: {e}")))?,
             };
@@ -196,10 +206,13 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((stream, peer)) = listener.accept().await {
                 let frames = frames.clone();
                 tokio::spawn(async move {
-                    let mut conn = rpc::framed(stream);
+                    let Some((mut conn, _)) = crate::server::accept(stream, peer, &RpcTls::default()).await
+                    else {
+                        return;
+                    };
                     while let Ok(req) = rpc::recv::<RpcRequest>(&mut conn).await {
                         frames.fetch_add(1, Ordering::SeqCst);
                         let RpcRequest::WriteBatch(commands) = req else {

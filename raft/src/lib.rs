@@ -2,7 +2,7 @@
 //!
 //! - [`types`]: the raft type configuration (commands, responses, node identity).
 //! - [`storage`]: the raft log, vote and snapshots in sled (the only module that knows sled).
-//! - [`network`]: the transport between servers.
+//! - [`network`]: the transport between servers; [`tls`]: TLS on the server port.
 //! - [`operator`]: the raft configuration for operators (listing, removing peers).
 //! - [`node`]: [`RaftNode`], which starts raft, batches writes and implements
 //!   [`rconsul_state::Consensus`] for the API layers.
@@ -20,6 +20,7 @@ pub mod rpc;
 pub mod server;
 pub mod stats;
 pub mod storage;
+pub mod tls;
 pub mod types;
 
 pub use node::{RaftNode, RaftNodeConfig, StartError};

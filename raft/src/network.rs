@@ -1,7 +1,13 @@
 //! Raft transport between servers: one persistent TCP connection per peer client,
-//! reconnected on failure (see [`crate::rpc`] for the protocol).
+//! reconnected on failure (see [`crate::rpc`] for the protocol), and [`connect`], which
+//! every outgoing server-port connection goes through (plain, or TLS with
+//! `verify_outgoing`).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::BufMut;
+use tokio::io::AsyncWriteExt;
 
 use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
@@ -10,17 +16,29 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
-use crate::rpc::{self, Conn, RpcRequest, RpcResponse};
+use crate::rpc::{self, Conn, RpcRequest, RpcResponse, RpcStream};
+use crate::tls::{RpcTls, RPC_PLAIN, RPC_TLS};
 use crate::types::{ServerNode, TypeConfig};
 
 type NodeId = u64;
 
 /// Time allowed to establish a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+/// Time allowed for the TLS handshake once connected.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Creates [`PeerClient`]s.
 #[derive(Debug, Clone, Default)]
-pub struct NetworkFactory;
+pub struct NetworkFactory {
+    tls: Arc<RpcTls>,
+}
+
+impl NetworkFactory {
+    /// Peers are reached with `tls`'s settings.
+    pub fn new(tls: Arc<RpcTls>) -> Self {
+        NetworkFactory { tls }
+    }
+}
 
 /// A client to one peer server, owning its connection.
 #[derive(Debug)]
@@ -28,6 +46,7 @@ pub struct PeerClient {
     target: NodeId,
     node: ServerNode,
     conn: Option<Conn>,
+    tls: Arc<RpcTls>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -38,19 +57,54 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             node: node.clone(),
             conn: None,
+            tls: self.tls.clone(),
         }
     }
 }
 
-/// Connects to `addr` with a timeout.
-pub async fn connect(addr: &str) -> std::io::Result<Conn> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(stream)) => Ok(rpc::framed(stream)),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            "connect timed out",
-        )),
+/// Which kind of agent a connection goes to (what its certificate must name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// A server.
+    Server,
+    /// A client agent following the log.
+    Client,
+}
+
+/// Connects to `addr` with a timeout, in the clear or, with `verify_outgoing`, over TLS.
+pub async fn connect(addr: &str, tls: &RpcTls, peer: Peer) -> std::io::Result<Conn> {
+    let timed_out =
+        |what: &str| std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} timed out"));
+    let mut stream = match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(timed_out("connect")),
+    };
+    let _ = stream.set_nodelay(true);
+    let settings = tls.current();
+    let Some(out) = &settings.outgoing else {
+        let mut conn = rpc::framed(RpcStream::Plain(stream));
+        // Sent with the first frame.
+        conn.write_buffer_mut().put_u8(RPC_PLAIN);
+        return Ok(conn);
+    };
+    let config = match peer {
+        Peer::Server => out.to_server.clone(),
+        Peer::Client => out.to_client.clone(),
+    };
+    let handshake = async {
+        stream.write_all(&[RPC_TLS]).await?;
+        tokio_rustls::TlsConnector::from(config)
+            .connect(out.server_name.clone(), stream)
+            .await
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+        Ok(Ok(tls)) => Ok(rpc::framed(RpcStream::Tls(Box::new(tls.into())))),
+        Ok(Err(e)) => {
+            tracing::debug!(target: "agent.server.rpc", "TLS handshake with {addr} failed: {e}");
+            Err(std::io::Error::new(e.kind(), format!("TLS handshake: {e}")))
+        }
+        Err(_) => Err(timed_out("TLS handshake")),
     }
 }
 
@@ -62,8 +116,13 @@ enum CallError {
 impl PeerClient {
     async fn call(&mut self, req: RpcRequest, timeout: Duration) -> Result<RpcResponse, CallError> {
         if self.conn.is_none() {
+            let peer = if self.tls.is_client(self.target) {
+                Peer::Client
+            } else {
+                Peer::Server
+            };
             self.conn = Some(
-                connect(&self.node.rpc_addr)
+                connect(&self.node.rpc_addr, &self.tls, peer)
                     .await
                     .map_err(CallError::Unreachable)?,
             );

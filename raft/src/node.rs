@@ -19,6 +19,7 @@ use crate::rpc::{RpcRequest, RpcResponse};
 
 use crate::network::NetworkFactory;
 use crate::storage::{self, StorageMode};
+use crate::tls::RpcTls;
 use crate::types::{RaftRequest, ServerNode, TypeConfig};
 
 /// Most commands coalesced into one raft entry.
@@ -44,6 +45,8 @@ pub struct RaftNodeConfig {
     pub snapshot_threshold: u64,
     /// Log entries kept after a snapshot (`raft_trailing_logs`).
     pub trailing_logs: u64,
+    /// TLS on the server port, incoming and outgoing (default: plain).
+    pub tls: Arc<RpcTls>,
 }
 
 /// Why raft could not start.
@@ -92,6 +95,8 @@ pub struct RaftNode {
     state: Arc<StateStore>,
     /// The raft thread's runtime, for tasks that must not wait behind HTTP work.
     raft_runtime: tokio::runtime::Handle,
+    /// TLS on the server port.
+    tls: Arc<RpcTls>,
 }
 
 /// Leadership as the API layers need it, refreshed only when raft's server metrics
@@ -137,6 +142,7 @@ impl RaftNode {
     /// HTTP work on the agent's runtime.
     pub async fn start(cfg: RaftNodeConfig, state: Arc<StateStore>) -> Result<Arc<Self>, StartError> {
         let node_identity = cfg.node.clone();
+        let tls = cfg.tls.clone();
         let applied_state = state.clone();
         let (ready_tx, ready_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -169,7 +175,7 @@ impl RaftNode {
             .await
             .map_err(|_| StartError::Raft("the raft thread exited during start-up".into()))??;
         let id = raft.metrics().borrow().id;
-        let forward = Arc::new(ForwardPool::default());
+        let forward = Arc::new(ForwardPool::new(tls.clone()));
         Ok(Arc::new(RaftNode {
             raft,
             id,
@@ -183,6 +189,7 @@ impl RaftNode {
             contact_ms: AtomicU64::new(0),
             state: applied_state,
             raft_runtime,
+            tls,
         }))
     }
 
@@ -197,7 +204,8 @@ impl RaftNode {
             appended_bytes: log_store.appended_bytes(),
             snapshot_bytes: sm_store.snapshot_bytes(),
         };
-        let raft = Raft::new(cfg.id, config, NetworkFactory, log_store, sm_store)
+        let network = NetworkFactory::new(cfg.tls.clone());
+        let raft = Raft::new(cfg.id, config, network, log_store, sm_store)
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
 
@@ -261,6 +269,11 @@ impl RaftNode {
     /// The underlying openraft handle.
     pub fn raft(&self) -> &Raft<TypeConfig> {
         &self.raft
+    }
+
+    /// TLS on the server port (the agent replaces its settings on reload).
+    pub fn rpc_tls(&self) -> &Arc<RpcTls> {
+        &self.tls
     }
 
     /// Whether this server is the leader now.
@@ -942,6 +955,7 @@ mod tests {
             // Far more entries than this test writes: only the size rule can fire.
             snapshot_threshold: 1_000_000,
             trailing_logs: 16,
+            tls: Default::default(),
         };
         let node = RaftNode::start(cfg, Arc::new(StateStore::new())).await.unwrap();
         assert!(node.wait_for_leader(Duration::from_secs(5)).await);

@@ -1,5 +1,6 @@
 //! The server RPC protocol on the server port (8300): length-prefixed bincode frames
-//! over persistent TCP connections, one request at a time per connection.
+//! over persistent TCP connections (plain or TLS, see [`crate::tls`]), one request at a
+//! time per connection.
 //!
 //! It carries openraft's RPCs between servers and the requests other agents forward:
 //! writes proposed on a follower or a client, and read-index queries for
@@ -15,6 +16,11 @@ use openraft::raft::{
 use rconsul_state::operator::PeerSelector;
 use rconsul_state::{Command, CommandResult, ConsensusError};
 use serde::{Deserialize, Serialize};
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
@@ -79,15 +85,78 @@ pub enum RpcResponse {
 }
 
 /// A framed RPC connection.
-pub type Conn = Framed<TcpStream, LengthDelimitedCodec>;
+pub type Conn = Framed<RpcStream, LengthDelimitedCodec>;
 
-/// Wraps a TCP stream in the frame codec.
-pub fn framed(stream: TcpStream) -> Conn {
-    let _ = stream.set_nodelay(true);
+/// A server-port connection's byte stream, after its first byte.
+#[derive(Debug)]
+pub enum RpcStream {
+    /// In the clear.
+    Plain(TcpStream),
+    /// TLS, either side (boxed: the TLS state is large, and plain connections should not
+    /// carry its size).
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
+}
+
+/// Wraps a stream in the frame codec.
+pub fn framed(stream: RpcStream) -> Conn {
     let codec = LengthDelimitedCodec::builder()
         .max_frame_length(MAX_FRAME)
         .new_codec();
     Framed::new(stream, codec)
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            RpcStream::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            RpcStream::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $e
+            }
+        }
+    };
+}
+
+impl AsyncRead for RpcStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        delegate!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for RpcStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        delegate!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        delegate!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            RpcStream::Plain(s) => s.is_write_vectored(),
+            RpcStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        delegate!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        delegate!(self, s => s.poll_shutdown(cx))
+    }
 }
 
 /// Transport failures.

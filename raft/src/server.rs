@@ -1,12 +1,18 @@
-//! The server port listener: answers raft RPCs and forwarded requests.
+//! The server port listener: the first-byte switch between plain and TLS connections
+//! ([`accept`]), then raft RPCs and forwarded requests.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use rustls::pki_types::ServerName;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use crate::network::HANDSHAKE_TIMEOUT;
 use crate::node::RaftNode;
-use crate::rpc::{self, Conn, RpcRequest, RpcResponse};
+use crate::rpc::{self, Conn, RpcRequest, RpcResponse, RpcStream};
+use crate::tls::{RpcTls, RPC_PLAIN, RPC_TLS};
 
 /// Accepts connections on the server port until `stop` turns true.
 pub async fn serve(listener: TcpListener, node: Arc<RaftNode>, mut stop: watch::Receiver<bool>) {
@@ -16,9 +22,13 @@ pub async fn serve(listener: TcpListener, node: Arc<RaftNode>, mut stop: watch::
             _ = stop.changed() => return,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 let node = node.clone();
-                tokio::spawn(async move { serve_conn(rpc::framed(stream), node).await });
+                tokio::spawn(async move {
+                    if let Some((conn, role)) = accept(stream, peer, node.rpc_tls()).await {
+                        serve_conn(conn, role, peer, node).await;
+                    }
+                });
             }
             Err(e) => {
                 tracing::warn!(target: "agent.server.rpc", "accept error: {e}");
@@ -28,7 +38,90 @@ pub async fn serve(listener: TcpListener, node: Arc<RaftNode>, mut stop: watch::
     }
 }
 
-async fn serve_conn(mut conn: Conn, node: Arc<RaftNode>) {
+/// What an accepted connection may ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerRole {
+    /// Anything: raft RPCs and forwarded requests.
+    Any,
+    /// Forwarded requests only (its certificate does not name a server of this
+    /// datacenter, see [`crate::tls::RpcTlsConfig::raft_peer_name`]).
+    ForwardOnly,
+}
+
+/// Reads a new connection's type byte and, for TLS, runs the handshake (client
+/// certificates verified as the acceptor's config says). `None`: the connection is refused
+/// (plain under `verify_incoming`, TLS without a certificate configured, an unknown type,
+/// a failed handshake) and closed; the reason is logged.
+pub async fn accept(mut stream: TcpStream, peer: SocketAddr, tls: &RpcTls) -> Option<(Conn, PeerRole)> {
+    let _ = stream.set_nodelay(true);
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.read_u8()).await {
+        Ok(Ok(b)) => b,
+        // Closed or silent before saying anything: nothing worth a warning.
+        _ => return None,
+    };
+    let settings = tls.current();
+    match first {
+        RPC_PLAIN if settings.refuse_plain => {
+            tracing::warn!(target: "agent.server.rpc", "refusing a plain RPC connection from {peer}: verify_incoming requires TLS");
+            None
+        }
+        RPC_PLAIN => Some((rpc::framed(RpcStream::Plain(stream)), PeerRole::Any)),
+        RPC_TLS => {
+            let Some(config) = settings.acceptor.clone() else {
+                tracing::warn!(target: "agent.server.rpc", "refusing a TLS RPC connection from {peer}: no cert_file/key_file configured");
+                return None;
+            };
+            let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Ok(tls)) => {
+                    let role = match &settings.raft_peer_name {
+                        Some(name) if !names(tls.get_ref().1.peer_certificates(), name) => {
+                            PeerRole::ForwardOnly
+                        }
+                        _ => PeerRole::Any,
+                    };
+                    Some((rpc::framed(RpcStream::Tls(Box::new(tls.into()))), role))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(target: "agent.server.rpc", "TLS handshake with {peer} failed: {e}");
+                    None
+                }
+                Err(_) => {
+                    tracing::warn!(target: "agent.server.rpc", "TLS handshake with {peer} timed out");
+                    None
+                }
+            }
+        }
+        other => {
+            tracing::warn!(target: "agent.server.rpc", "refusing an RPC connection from {peer}: unknown connection type {other:#04x}");
+            None
+        }
+    }
+}
+
+/// Whether the leaf of `chain` (already verified against the CAs) is valid for `name`.
+fn names(chain: Option<&[rustls::pki_types::CertificateDer<'static>]>, name: &ServerName<'static>) -> bool {
+    let Some(leaf) = chain.and_then(|c| c.first()) else {
+        return false;
+    };
+    rustls::server::ParsedCertificate::try_from(leaf)
+        .and_then(|cert| rustls::client::verify_server_name(&cert, name))
+        .is_ok()
+}
+
+/// Raft's own RPCs, which only servers send.
+fn is_raft_rpc(req: &RpcRequest) -> bool {
+    matches!(
+        req,
+        RpcRequest::Append(_)
+            | RpcRequest::Vote(_)
+            | RpcRequest::Snapshot(_)
+            | RpcRequest::Initialized
+            | RpcRequest::RemovePeer(_)
+    )
+}
+
+async fn serve_conn(mut conn: Conn, role: PeerRole, peer: SocketAddr, node: Arc<RaftNode>) {
     loop {
         let req: RpcRequest = match rpc::recv(&mut conn).await {
             Ok(r) => r,
@@ -38,7 +131,12 @@ async fn serve_conn(mut conn: Conn, node: Arc<RaftNode>) {
             }
             Err(_) => return,
         };
-        let resp = handle(&node, req).await;
+        let resp = if role == PeerRole::ForwardOnly && is_raft_rpc(&req) {
+            tracing::warn!(target: "agent.server.rpc", "refusing a raft RPC from {peer}: its certificate is not a server certificate of this datacenter (verify_server_hostname)");
+            RpcResponse::Error("raft RPCs require a server certificate of this datacenter".into())
+        } else {
+            handle(&node, req).await
+        };
         if rpc::send(&mut conn, &resp).await.is_err() {
             return;
         }

@@ -412,18 +412,12 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
             | "tls_cipher_suites"
             | "tls_prefer_server_cipher_suites" => {
                 super::tls::decode_top_level(k, v, &mut p.tls)?;
-                if k.starts_with("verify_") && bool_val(k, v)? == Some(true) {
-                    p.unenforced.push((k.to_string(), NO_TLS));
-                }
             }
             "log_file" | "primary_datacenter" => {
                 str_val(k, v)?;
             }
             "ca_file" | "ca_path" | "cert_file" | "key_file" => {
                 super::tls::decode_top_level(k, v, &mut p.tls)?;
-                if str_val(k, v)?.is_some_and(|f| !f.is_empty()) {
-                    p.unenforced.push((k.to_string(), NO_TLS));
-                }
             }
             "dns_config" => decode_dns_config(k, v, p, unknown)?,
             // Free-form sections: accepted; the ones that ask for security or features
@@ -438,14 +432,11 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
                     p.unenforced.push((format!("{k}.enabled"), NO_CONNECT));
                 }
             }
-            "auto_encrypt" | "tls" => {
-                if k == "tls" {
-                    super::tls::decode_block(k, v, &mut p.tls, unknown)?;
-                } else {
-                    super::tls::decode_auto_encrypt(k, v, &mut p.tls)?;
-                }
+            "tls" => super::tls::decode_block(k, v, &mut p.tls, unknown)?,
+            "auto_encrypt" => {
+                super::tls::decode_auto_encrypt(k, v, &mut p.tls)?;
                 if object_val(k, v)?.is_some_and(|m| !m.is_empty()) {
-                    p.unenforced.push((k.to_string(), NO_TLS));
+                    p.unenforced.push((k.to_string(), NO_AUTO_ENCRYPT));
                 }
             }
             // Service and check definitions: type-checked here, registered from the same
@@ -468,8 +459,9 @@ fn decode_root(root: &Map<String, Value>, p: &mut PartialConfig, unknown: &mut V
     Ok(())
 }
 
-/// What an operator gets instead of TLS (`verify_*`, `*_file`, `tls`, `auto_encrypt`).
-const NO_TLS: &str = "rconsul does not support TLS yet: HTTP and server RPC traffic is plain text";
+/// What an operator gets instead of `auto_encrypt` (TLS itself is served: `agent/src/tls/`).
+const NO_AUTO_ENCRYPT: &str =
+    "rconsul does not distribute certificates (auto_encrypt): give every agent cert_file and key_file";
 /// What an operator gets instead of Connect.
 const NO_CONNECT: &str = "rconsul does not support Connect (service mesh)";
 

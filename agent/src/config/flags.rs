@@ -513,12 +513,6 @@ fn resolve_dns(d: &file::PartialDns) -> Result<DnsSettings, String> {
 /// instead: the ones config files flagged, plus listeners for protocols it lacks.
 fn unenforced_settings(p: &PartialConfig) -> Vec<(String, &'static str)> {
     let mut out = p.unenforced.clone();
-    if p.ports.https.is_some_and(|port| port > 0) {
-        out.push((
-            "ports.https".into(),
-            "rconsul serves no HTTPS listener (TLS is not supported yet)",
-        ));
-    }
     if p.ports.grpc.is_some_and(|port| port > 0) {
         out.push((
             "ports.grpc".into(),
@@ -1258,24 +1252,15 @@ mod tests {
             "on.json",
             r#"{"acl": {"enabled": true, "default_policy": "deny"}, "verify_incoming": true,
                 "cert_file": "/etc/c.pem", "key_file": "/etc/k.pem", "ca_file": "/etc/ca.pem", "tls": {"defaults": {}}, "connect": {"enabled": true},
+                "auto_encrypt": {"tls": true},
                 "telemetry": {"disable_hostname": true}}"#,
         );
         let c = ok(&["-dev", "-config-file", &on, "-https-port=8501"]);
         let keys: Vec<&str> = c.unenforced.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "ca_file",
-                "cert_file",
-                "connect.enabled",
-                "key_file",
-                "tls",
-                "verify_incoming",
-                "ports.https"
-            ]
-        );
-        // ACLs are enforced now: `acl.enabled` is no longer among them.
-        assert!(c.unenforced[0].1.contains("TLS"));
+        // ACLs and TLS are enforced: only auto_encrypt (distributing certificates) and
+        // Connect are not.
+        assert_eq!(keys, ["auto_encrypt", "connect.enabled"]);
+        assert!(c.unenforced[0].1.contains("auto_encrypt"));
         let off = write(
             dir.path(),
             "off.json",

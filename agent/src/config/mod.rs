@@ -239,8 +239,8 @@ mod flags;
 mod tls;
 
 pub use acl::AclConfig;
-
-#[allow(unused_imports)] // used by the TLS listeners to come
+#[cfg(test)]
+pub use tls::CONSUL_CIPHER_SUITES;
 pub use tls::{TlsConfig, TlsProtocolConfig, TlsVersion};
 
 pub use flags::{decode_gossip_key, parse_agent_args, ConfigError, AGENT_USAGE};

@@ -93,9 +93,10 @@ impl PartialTls {
 /// A TLS protocol version floor (`tls_min_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum TlsVersion {
-    /// `TLSv1_0` / `tls10` (rustls speaks 1.2 and 1.3 only: treated as 1.2).
+    /// `TLSv1_0` / `tls10` (rustls speaks 1.2 and 1.3 only: a listener or connection
+    /// that would use it refuses to start, see `agent/src/tls/suites.rs`).
     V1_0,
-    /// `TLSv1_1` / `tls11` (treated as 1.2).
+    /// `TLSv1_1` / `tls11` (refused likewise).
     V1_1,
     /// `TLSv1_2` / `tls12`, and `TLS_AUTO` (Consul's default).
     #[default]
@@ -105,6 +106,16 @@ pub enum TlsVersion {
 }
 
 impl TlsVersion {
+    /// Consul's current spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsVersion::V1_0 => "TLSv1_0",
+            TlsVersion::V1_1 => "TLSv1_1",
+            TlsVersion::V1_2 => "TLSv1_2",
+            TlsVersion::V1_3 => "TLSv1_3",
+        }
+    }
+
     /// Reads Consul's spellings: `TLSv1_0`..`TLSv1_3`, `TLS_AUTO`, and the older
     /// `tls10`..`tls13`; the error is Consul's.
     pub fn parse(s: &str) -> Result<TlsVersion, String> {

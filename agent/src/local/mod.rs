@@ -12,4 +12,4 @@ pub mod definitions;
 pub mod state;
 pub mod sync;
 
-pub use state::{AgentInfo, LocalAgentImpl};
+pub use state::{AgentInfo, Listeners, LocalAgentImpl};

@@ -45,6 +45,22 @@ pub struct AgentInfo {
     pub config_fragments: Vec<String>,
     /// Gossip is encrypted (a keyring is installed).
     pub gossip_encrypted: bool,
+    /// The HTTP and HTTPS listeners' addresses and ports (`DebugConfig`'s `HTTPAddrs`,
+    /// `HTTPSAddrs`, `HTTPPort`, `HTTPSPort`; -1: disabled).
+    pub http: Listeners,
+}
+
+/// Where the HTTP API listens, as `DebugConfig` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Listeners {
+    /// `tcp://ip:port` for each HTTP listener.
+    pub http_addrs: Vec<String>,
+    /// `tcp://ip:port` for each HTTPS listener.
+    pub https_addrs: Vec<String>,
+    /// `ports.http`.
+    pub http_port: i32,
+    /// `ports.https`.
+    pub https_port: i32,
 }
 
 /// A check this agent owns.
@@ -77,7 +93,12 @@ pub struct LocalAgentImpl {
     me: Weak<LocalAgentImpl>,
     /// Where `/v1/agent/members` comes from (gossip); None: only this agent.
     members_source: Mutex<Option<MembersSource>>,
+    /// Reads the TLS certificates again on reload (set once the listeners run).
+    tls_reload: Mutex<Option<TlsReload>>,
 }
+
+/// Reloads the TLS certificates; the error is logged and returned by reload.
+pub type TlsReload = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// A function listing the cluster's members.
 pub type MembersSource = Arc<dyn Fn() -> Vec<Member> + Send + Sync>;
@@ -146,7 +167,13 @@ impl LocalAgentImpl {
             started: SystemTime::now(),
             me: me.clone(),
             members_source: Mutex::new(None),
+            tls_reload: Mutex::new(None),
         })
+    }
+
+    /// Sets how reload reads the TLS certificates again.
+    pub fn set_tls_reload(&self, reload: TlsReload) {
+        *self.tls_reload.lock() = Some(reload);
     }
 
     /// Sets where the member list comes from (gossip).
@@ -470,6 +497,10 @@ impl LocalAgent for LocalAgentImpl {
                 "NodeID": self.info.node_id,
                 "ServerMode": self.info.server,
                 "AdvertiseAddrLAN": self.info.advertise_addr,
+                "HTTPAddrs": self.info.http.http_addrs,
+                "HTTPSAddrs": self.info.http.https_addrs,
+                "HTTPPort": self.info.http.http_port,
+                "HTTPSPort": self.info.http.https_port,
                 "SessionTTLMin": "10s",
                 "AEInterval": "1m0s",
             },
@@ -668,6 +699,10 @@ impl LocalAgent for LocalAgentImpl {
     }
 
     fn reload(&self) -> Result<(), AgentError> {
+        let tls_reload = self.tls_reload.lock().clone();
+        if let Some(reload) = tls_reload {
+            reload().map_err(|e| AgentError::Internal(format!("Failed to reload configs: TLS: {e}")))?;
+        }
         let (services, checks) = super::config_services::load(
             &self.info.config_sources,
             self.info.config_format,
