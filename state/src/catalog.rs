@@ -416,9 +416,15 @@ impl Catalog {
                 }
                 self.index_service(&name, &s);
                 self.service_indexes.insert(s.service.clone(), index);
-                // Checks carry the service's name and tags; keep them in step.
-                for check in self.checks.values_mut() {
-                    if check.node == name && check.service_id == s.id {
+                // Checks carry the service's name and tags; keep them in step. Only this
+                // instance's checks are visited (through `by_instance`), not every check.
+                let ids: Vec<String> = self
+                    .by_instance
+                    .get(&(name.clone(), s.id.clone()))
+                    .map(|ids| ids.iter().cloned().collect())
+                    .unwrap_or_default();
+                for id in ids {
+                    if let Some(check) = self.checks.get_mut(&(name.clone(), id)) {
                         check.service_name = s.service.clone();
                         check.service_tags = s.tags.clone();
                     }
@@ -623,6 +629,38 @@ mod tests {
 
     fn service(id: &str, name: &str) -> Service {
         crate::testing::service(id, name, &[], "", 80)
+    }
+
+    #[test]
+    fn a_service_change_reaches_its_own_checks_only() {
+        let mut c = Catalog::default();
+        for (i, n) in ["n1", "n2"].iter().enumerate() {
+            let req = RegisterRequest {
+                node: node(n),
+                service: Some(service("web-1", "web")),
+                checks: vec![check("web-check", "web-1", "passing")],
+                ..Default::default()
+            };
+            c.register(10 + i as u64, &req).expect("register");
+        }
+        let mut renamed = service("web-1", "web-v2");
+        renamed.tags = vec!["blue".into()];
+        let req = RegisterRequest {
+            node: node("n1"),
+            service: Some(renamed),
+            ..Default::default()
+        };
+        c.register(20, &req).expect("register");
+        let on_n1 = c.instance_checks("n1", "web-1");
+        assert_eq!(
+            (on_n1[0].service_name.as_str(), on_n1[0].service_tags.clone()),
+            ("web-v2", vec!["blue".to_string()])
+        );
+        let on_n2 = c.instance_checks("n2", "web-1");
+        assert_eq!(
+            (on_n2[0].service_name.as_str(), on_n2[0].service_tags.len()),
+            ("web", 0)
+        );
     }
 
     #[test]
