@@ -253,6 +253,17 @@ fn tls_cluster_https_cli_refusals_and_reload() {
     );
     assert_eq!(kv_value(&rogue, "tls/a"), None, "the log reached the dc2 server");
 
+    // Where Consul reports the listeners.
+    let debug = servers[0].get("/v1/agent/self").json()["DebugConfig"].clone();
+    assert_eq!(
+        debug["HTTPSAddrs"],
+        serde_json::json!([format!("tcp://{}:8501", SERVERS[0])])
+    );
+    assert_eq!(
+        (debug["HTTPSPort"].as_i64(), debug["HTTPPort"].as_i64()),
+        (Some(8501), Some(8500))
+    );
+
     // (c) HTTPS with a client certificate: a rustls client and the CLI.
     let with_cert = tls_client(certs, Some("dc1-client-consul-0"));
     let s1 = SERVERS[0];
