@@ -1,7 +1,10 @@
 //! The token a request carries, looked for where Consul looks: `?token=`, then the
 //! `X-Consul-Token` header, then `Authorization: Bearer <token>`.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderName};
+
+/// `X-Consul-Token` (a static name: no parsing per request).
+static X_CONSUL_TOKEN: HeaderName = HeaderName::from_static("x-consul-token");
 
 use crate::query::Params;
 
@@ -13,7 +16,7 @@ pub fn from_request<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Strin
         }
     }
     if let Some(t) = headers
-        .get("x-consul-token")
+        .get(&X_CONSUL_TOKEN)
         .and_then(|v| v.to_str().ok())
         .filter(|t| !t.is_empty())
     {

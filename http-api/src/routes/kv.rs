@@ -141,13 +141,26 @@ pub async fn get(
             state.kv.key_watch_index(&key)
         }
     };
+    let mut woke = false;
     let result = blocking::run(&api.store, Table::Kvs, opts, watch, |state| {
-        // Re-checked on every wake: a token deleted meanwhile reads nothing.
-        let Some(now) = caller.at(state) else {
-            return QueryResult {
-                index: state.kv.table_index(),
-                value: Answer::Denied,
-            };
+        let refreshed;
+        // Checked above for the first answer; re-checked on every wake: a token deleted
+        // meanwhile reads nothing.
+        let now = if std::mem::replace(&mut woke, true) {
+            match caller.at(state) {
+                Some(c) => {
+                    refreshed = c;
+                    &refreshed
+                }
+                None => {
+                    return QueryResult {
+                        index: state.kv.table_index(),
+                        value: Answer::Denied,
+                    }
+                }
+            }
+        } else {
+            &caller
         };
         if keys {
             let (index, mut list) = state.kv.keys(&key, separator);
@@ -178,7 +191,7 @@ pub async fn get(
         } else {
             let (index, entry) = state.kv.get(&key);
             let value = match entry {
-                _ if !now.allows(Kind::Key, &key, Need::Read) => Answer::Denied,
+                _ if now.is_restricted() && !now.allows(Kind::Key, &key, Need::Read) => Answer::Denied,
                 None => Answer::NotFound,
                 Some(e) if raw => Answer::Raw(e.value.to_vec()),
                 Some(e) if pretty => Answer::Json(encode_json(&[DirEntryJson::from(e)], true)),
