@@ -186,6 +186,15 @@ pub async fn run(cfg: AgentConfig) -> anyhow::Result<()> {
     for (key, consequence) in &cfg.unenforced {
         tracing::warn!(target: "agent", "{key} is set, but {consequence}");
     }
+    if cfg.acl.enabled && cfg.server && !cfg.tls.internal_rpc.verify_incoming {
+        // Forwarded writes are authorized where the HTTP request arrived, not again on the
+        // leader: the server port must only admit agents of this cluster.
+        tracing::warn!(
+            target: "agent",
+            "ACLs are enabled but the server port ({}) admits plain connections: whatever reaches it can write without a token. Set tls.internal_rpc.verify_incoming (with verify_server_hostname) or firewall the port",
+            cfg.ports.server
+        );
+    }
     let tls = Arc::new(crate::tls::Configurator::new(&cfg).context("TLS configuration")?);
     let node_id = load_or_create_node_id(&cfg)?;
     let gossip_keys = crate::keyring::resolve(&cfg)?;
