@@ -8,8 +8,8 @@ use rconsul_state::acl::{AclCommand, AuthMethod, BindingRule, Need};
 
 use super::tokens::reword;
 use super::{
-    begin, ensure_enabled, new_uuid, ok_json, propose, read_fields, read_json, require_read, views,
-    write_then_show,
+    begin, ensure_enabled, new_uuid, not_found, ok_json, propose, read_fields, read_json, require_read,
+    views, write_then_show,
 };
 use crate::acl::Caller;
 use crate::decode::Fields;
@@ -160,12 +160,10 @@ pub async fn read_method(
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
-    let m = state.acl.auth_method(&name).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Requested auth method does not exist: ACL not found",
-        )
-    })?;
+    let m = state
+        .acl
+        .auth_method(&name)
+        .ok_or_else(|| not_found("auth method"))?;
     Ok(read_json(
         &api,
         &views::auth_method(m, true),
@@ -352,12 +350,10 @@ pub async fn read_rule(
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
-    let r = state.acl.binding_rule(&id).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Requested binding rule does not exist: ACL not found",
-        )
-    })?;
+    let r = state
+        .acl
+        .binding_rule(&id)
+        .ok_or_else(|| not_found("binding rule"))?;
     Ok(read_json(
         &api,
         &views::binding_rule(r),

@@ -166,8 +166,8 @@ pub fn is_uuid(id: &str) -> bool {
     rconsul_state::session::validate_uuid(id).is_ok()
 }
 
-/// Consul's 404-free "not found" answer for a missing ACL object read by ID: 403 `ACL
-/// not found` (tokens) or a 404 with Consul's text (policies, roles).
+/// Consul's 404 for an ACL object read that finds nothing: `Requested <what> does not
+/// exist: ACL not found`.
 pub fn not_found(what: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,

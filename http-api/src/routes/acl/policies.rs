@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, Response, StatusCode};
 use rconsul_state::acl::{rules, AclCommand, Need, Policy, GLOBAL_MANAGEMENT_POLICY_ID};
 
 use super::tokens::reword;
-use super::{begin, new_uuid, ok_json, propose, read_fields, read_json, views, write_then_show};
+use super::{begin, new_uuid, not_found, ok_json, propose, read_fields, read_json, views, write_then_show};
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::response::{encode_json, ApiError};
@@ -143,13 +143,6 @@ pub async fn update(
     write(&api, policy, pretty).await
 }
 
-fn policy_not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "Requested policy does not exist: ACL not found",
-    )
-}
-
 /// `GET /v1/acl/policy/:id`.
 pub async fn read(
     State(api): State<SharedState>,
@@ -159,7 +152,7 @@ pub async fn read(
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
-    let p = state.acl.policy(&id).ok_or_else(policy_not_found)?;
+    let p = state.acl.policy(&id).ok_or_else(|| not_found("policy"))?;
     Ok(read_json(
         &api,
         &views::policy(p, true),
@@ -177,7 +170,10 @@ pub async fn read_by_name(
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
-    let p = state.acl.policy_by_name(&name).ok_or_else(policy_not_found)?;
+    let p = state
+        .acl
+        .policy_by_name(&name)
+        .ok_or_else(|| not_found("policy"))?;
     Ok(read_json(
         &api,
         &views::policy(p, true),

@@ -2,14 +2,14 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Response, StatusCode};
+use axum::http::{HeaderMap, Response};
 use rconsul_state::acl::{AclCommand, Need, Role};
 
 use super::policies::valid_name;
 use super::tokens::reword;
 use super::{
-    begin, delete_object, ensure_enabled, links, new_uuid, read_fields, read_json, require_read, views,
-    write_then_show,
+    begin, delete_object, ensure_enabled, links, new_uuid, not_found, read_fields, read_json, require_read,
+    views, write_then_show,
 };
 use crate::acl::Caller;
 use crate::decode::Fields;
@@ -115,13 +115,6 @@ pub async fn update(
     write(&api, role, pretty).await
 }
 
-fn role_not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "Requested role does not exist: ACL not found",
-    )
-}
-
 /// `GET /v1/acl/role/:id`.
 pub async fn read(
     State(api): State<SharedState>,
@@ -131,7 +124,7 @@ pub async fn read(
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
-    let r = state.acl.role(&id).ok_or_else(role_not_found)?;
+    let r = state.acl.role(&id).ok_or_else(|| not_found("role"))?;
     Ok(read_json(
         &api,
         &views::role(&state.acl, r),
@@ -149,7 +142,7 @@ pub async fn read_by_name(
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Read, &q)?;
     let state = api.store.read();
-    let r = state.acl.role_by_name(&name).ok_or_else(role_not_found)?;
+    let r = state.acl.role_by_name(&name).ok_or_else(|| not_found("role"))?;
     Ok(read_json(
         &api,
         &views::role(&state.acl, r),

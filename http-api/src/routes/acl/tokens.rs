@@ -12,8 +12,8 @@ use rconsul_state::acl::{
 use rconsul_state::clock::parse_rfc3339_ns;
 
 use super::{
-    begin, ensure_enabled, is_uuid, links, new_uuid, ok_json, propose, read_fields, read_json, require_read,
-    views, write_then_show,
+    begin, ensure_enabled, is_uuid, links, new_uuid, not_found, ok_json, propose, read_fields, read_json,
+    require_read, views, write_then_show,
 };
 use crate::acl::caller::now_ns;
 use crate::acl::Caller;
@@ -287,12 +287,7 @@ pub async fn read(
         .acl
         .token(&id)
         .filter(|t| !t.is_expired(now_ns()))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "Requested token does not exist: ACL not found",
-            )
-        })?;
+        .ok_or_else(|| not_found("token"))?;
     Ok(read_json(
         &api,
         &views::token(&state.acl, token, show_secret),

@@ -104,13 +104,14 @@ fn templated(t: &[TemplatedPolicyLink]) -> Vec<TemplatedPolicyJson<'_>> {
         .collect()
 }
 
-/// A stable content hash, base64 as Consul's `Hash` (SipHash of the parts, 16 bytes).
+/// A content hash, base64 as Consul's `Hash` (16 bytes: two keyless SipHashes of the
+/// parts, so every server shows the same value for the same object).
 pub fn hash_of(parts: &[&str]) -> String {
     use std::hash::{Hash, Hasher};
     let mut out = Vec::with_capacity(16);
     for seed in [0u8, 1u8] {
-        #[allow(deprecated)]
-        let mut h = std::hash::SipHasher::new_with_keys(u64::from(seed), 0x636f_6e73_756c);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        seed.hash(&mut h);
         parts.hash(&mut h);
         out.extend_from_slice(&h.finish().to_be_bytes());
     }
