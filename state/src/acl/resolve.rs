@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 
 use super::authorizer::Authorizer;
 use super::model::{
@@ -58,7 +58,9 @@ pub struct NotFound;
 pub struct Resolver {
     default_allow: bool,
     datacenter: String,
-    cache: Mutex<HashMap<String, Arc<Resolved>>>,
+    /// SecretID → resolution. Read-locked on a hit, so concurrent requests on many
+    /// cores do not queue behind one another.
+    cache: RwLock<HashMap<String, Arc<Resolved>>>,
 }
 
 impl Resolver {
@@ -67,7 +69,7 @@ impl Resolver {
         Resolver {
             default_allow,
             datacenter: datacenter.to_string(),
-            cache: Mutex::new(HashMap::new()),
+            cache: RwLock::new(HashMap::new()),
         }
     }
 
@@ -79,13 +81,13 @@ impl Resolver {
     /// Resolves `secret` (empty: the anonymous token) against `tables` at `now_ns`.
     pub fn resolve(&self, tables: &AclTables, secret: &str, now_ns: u64) -> Result<Arc<Resolved>, NotFound> {
         let index = tables.index();
-        if let Some(hit) = self.cache.lock().get(secret) {
+        if let Some(hit) = self.cache.read().get(secret) {
             if hit.acl_index == index && hit.expires_ns.is_none_or(|t| t > now_ns) {
                 return Ok(hit.clone());
             }
         }
         let resolved = Arc::new(self.compute(tables, secret, now_ns)?);
-        let mut cache = self.cache.lock();
+        let mut cache = self.cache.write();
         if cache.len() >= CACHE_LIMIT {
             cache.clear();
         }
