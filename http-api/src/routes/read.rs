@@ -40,7 +40,9 @@ pub struct Read {
     /// Who asks: rows it may not read are left out. Resolved again on every wake of a
     /// blocking query ([`Read::refresh`]).
     caller: RwLock<Caller>,
-    /// Whether ACLs restrict the caller at all (else no row is checked).
+    /// Whether ACLs are on for this caller (else no row is checked and nothing re-resolved).
+    acl_on: bool,
+    /// Whether its token is restricted at the start (its answers bypass the shared cache).
     restricted: bool,
     /// Whether a row was left out for ACLs (`X-Consul-Results-Filtered-By-ACLs`).
     filtered: AtomicBool,
@@ -69,6 +71,7 @@ impl Read {
             meta,
             pretty,
             filter,
+            acl_on: caller.accessor_id().is_some(),
             restricted: caller.is_restricted(),
             caller: RwLock::new(caller),
             filtered: AtomicBool::new(false),
@@ -78,14 +81,14 @@ impl Read {
     /// Resolves the caller's token again against `state` (a blocking query's wake): a
     /// token deleted or narrowed meanwhile sees accordingly less.
     pub fn refresh(&self, state: &State) {
-        if self.restricted {
+        if self.acl_on {
             let now = self.caller.read().at(state).unwrap_or_else(Caller::nothing);
             *self.caller.write() = now;
         }
     }
 
     fn sees(&self, kind: Kind, name: &str) -> bool {
-        if !self.restricted {
+        if !self.acl_on {
             return true;
         }
         let ok = self.caller.read().allows(kind, name, Need::Read);
