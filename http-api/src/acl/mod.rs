@@ -33,21 +33,6 @@ pub struct AclApi {
     pub token_max_expiration_ttl: Duration,
 }
 
-impl AclApi {
-    /// ACLs off: everything allowed.
-    pub fn disabled() -> Self {
-        AclApi {
-            enabled: false,
-            resolver: Arc::new(Resolver::new(true, "dc1")),
-            tokens: Arc::new(AgentTokens::default()),
-            enable_key_list_policy: false,
-            persist: None,
-            token_min_expiration_ttl: Duration::from_secs(60),
-            token_max_expiration_ttl: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
 impl std::fmt::Debug for AclApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AclApi")

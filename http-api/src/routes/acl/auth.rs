@@ -3,13 +3,13 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Response, StatusCode};
+use axum::http::{HeaderMap, Response};
 use rconsul_state::acl::{AclCommand, AuthMethod, BindingRule, Need};
 
 use super::tokens::reword;
 use super::{
-    begin, ensure_enabled, new_uuid, not_found, ok_json, propose, read_fields, read_json, require_read,
-    views, write_then_show,
+    begin, delete_object, ensure_enabled, new_uuid, not_found, read_fields, read_json, require_read, views,
+    write_then_show,
 };
 use crate::acl::Caller;
 use crate::decode::Fields;
@@ -180,14 +180,15 @@ pub async fn delete_method(
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Write, &q)?;
-    if api.store.read().acl.auth_method(&name).is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Cannot find auth method to delete",
-        ));
-    }
-    propose(&api, AclCommand::AuthMethodDelete(name)).await?;
-    Ok(ok_json(&true, pretty))
+    let exists = api.store.read().acl.auth_method(&name).is_some();
+    delete_object(
+        &api,
+        exists,
+        "Cannot find auth method to delete",
+        AclCommand::AuthMethodDelete(name),
+        pretty,
+    )
+    .await
 }
 
 /// `GET /v1/acl/auth-methods`.
@@ -370,14 +371,15 @@ pub async fn delete_rule(
     RawQuery(q): RawQuery,
 ) -> Result<Response<Body>, ApiError> {
     let pretty = begin(&api, &caller, Need::Write, &q)?;
-    if api.store.read().acl.binding_rule(&id).is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Cannot find binding rule to delete",
-        ));
-    }
-    propose(&api, AclCommand::BindingRuleDelete(id)).await?;
-    Ok(ok_json(&true, pretty))
+    let exists = api.store.read().acl.binding_rule(&id).is_some();
+    delete_object(
+        &api,
+        exists,
+        "Cannot find binding rule to delete",
+        AclCommand::BindingRuleDelete(id),
+        pretty,
+    )
+    .await
 }
 
 /// `GET /v1/acl/binding-rules` (`?authmethod`).

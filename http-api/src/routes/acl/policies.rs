@@ -2,11 +2,11 @@
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Response, StatusCode};
+use axum::http::{HeaderMap, Response};
 use rconsul_state::acl::{rules, AclCommand, Need, Policy, GLOBAL_MANAGEMENT_POLICY_ID};
 
 use super::tokens::reword;
-use super::{begin, new_uuid, not_found, ok_json, propose, read_fields, read_json, views, write_then_show};
+use super::{begin, delete_object, new_uuid, not_found, read_fields, read_json, views, write_then_show};
 use crate::acl::Caller;
 use crate::decode::Fields;
 use crate::response::{encode_json, ApiError};
@@ -195,14 +195,15 @@ pub async fn delete(
             "Delete operation not permitted on the builtin global-management policy",
         ));
     }
-    if api.store.read().acl.policy(&id).is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Cannot find policy to delete",
-        ));
-    }
-    propose(&api, AclCommand::PolicyDelete(id)).await?;
-    Ok(ok_json(&true, pretty))
+    let exists = api.store.read().acl.policy(&id).is_some();
+    delete_object(
+        &api,
+        exists,
+        "Cannot find policy to delete",
+        AclCommand::PolicyDelete(id),
+        pretty,
+    )
+    .await
 }
 
 /// `GET /v1/acl/policies`.

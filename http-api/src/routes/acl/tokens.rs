@@ -12,8 +12,8 @@ use rconsul_state::acl::{
 use rconsul_state::clock::parse_rfc3339_ns;
 
 use super::{
-    begin, ensure_enabled, is_uuid, links, new_uuid, not_found, ok_json, propose, read_fields, read_json,
-    require_read, views, write_then_show,
+    begin, delete_object, ensure_enabled, is_uuid, links, new_uuid, not_found, ok_json, read_fields,
+    read_json, require_read, views, write_then_show,
 };
 use crate::acl::caller::now_ns;
 use crate::acl::Caller;
@@ -453,14 +453,15 @@ pub async fn delete(
             "Deletion of the request's authorization token is not permitted",
         ));
     }
-    if api.store.read().acl.token(&id).is_none() {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "Cannot find token to delete",
-        ));
-    }
-    propose(&api, AclCommand::TokenDelete(id)).await?;
-    Ok(ok_json(&true, pretty))
+    let exists = api.store.read().acl.token(&id).is_some();
+    delete_object(
+        &api,
+        exists,
+        "Cannot find token to delete",
+        AclCommand::TokenDelete(id),
+        pretty,
+    )
+    .await
 }
 
 /// `GET /v1/acl/tokens` (`?policy`, `?role`, `?authmethod`, `?servicename`).
