@@ -3,6 +3,7 @@
 //! - [`types`]: the raft type configuration (commands, responses, node identity).
 //! - [`storage`]: the raft log, vote and snapshots in sled (the only module that knows sled).
 //! - [`network`]: the transport between servers; [`tls`]: TLS on the server port.
+//! - [`mux`]: many requests in flight on one server-port connection.
 //! - [`operator`]: the raft configuration for operators (listing, removing peers).
 //! - [`node`]: [`RaftNode`], which starts raft, batches writes and implements
 //!   [`rconsul_state::Consensus`] for the API layers.
@@ -13,6 +14,7 @@
 
 pub mod cluster;
 pub mod forward;
+pub mod mux;
 pub mod network;
 pub mod node;
 pub mod operator;
