@@ -1,6 +1,7 @@
 //! rconsul's HTTP API: Consul's `/v1` endpoints on axum.
 //!
-//! - [`server`]: the HTTP/1.1 listener (hyper with Go-style header casing).
+//! - [`server`]: the HTTP/1.1 listener (Go-style header casing): `lean` serves bodiless and
+//!   small-body requests with no per-connection buffers, hyper the rest.
 //! - [`conn_limit`]: the per-client-IP connection limit (`limits.http_max_conns_per_client`).
 //! - [`dispatch`]: the entry point: KV requests straight to their handlers, the rest to the router.
 //! - [`router`]: paths, allowed methods, Consul's 404/405/301 behaviour.
@@ -19,6 +20,7 @@ pub mod conn_limit;
 pub mod decode;
 pub mod dispatch;
 pub mod filter;
+mod lean;
 pub mod login;
 pub mod query;
 pub mod response;

@@ -94,14 +94,14 @@ pub async fn serve(
         match &tls {
             None => connections.spawn(async move {
                 let _permit = permit;
-                serve_connection(stream, api).await;
+                crate::lean::serve(stream, api).await;
             }),
             Some(tls) => {
                 let config = tls.current();
                 connections.spawn(async move {
                     let _permit = permit;
                     if let Some(stream) = handshake(stream, peer, config).await {
-                        serve_connection(stream, api).await;
+                        crate::lean::serve(stream, api).await;
                     }
                 })
             }
@@ -138,8 +138,9 @@ async fn handshake(
     }
 }
 
-/// Serves HTTP/1.1 requests on one connection until it closes.
-async fn serve_connection<IO>(io: IO, api: Arc<Dispatch>)
+/// Serves HTTP/1.1 requests on one connection with hyper until it closes (what
+/// [`crate::lean`] hands over: HTTP/1.0, streamed bodies, `Expect`, `Upgrade`).
+pub(crate) async fn serve_hyper<IO>(io: IO, api: Arc<Dispatch>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
