@@ -65,7 +65,12 @@ pub async fn run<T>(
         return first;
     }
     let deadline = tokio::time::Instant::now() + opts.wait + jitter(opts.wait);
-    let mut latest = first;
+    // A parked query keeps only the index it would report, not its answer: thousands of
+    // watchers each holding an encoded result cost kilobytes apiece. On timeout the query
+    // runs once more; its answer is the one the held result had, since the probe has not
+    // moved since (if it has, the change just raced the timeout and the fresh answer wins).
+    let mut latest_index = first.index;
+    drop(first);
     let mut seen_watch = first_watch;
     loop {
         match tokio::time::timeout_at(deadline, changes.changed()).await {
@@ -84,12 +89,122 @@ pub async fn run<T>(
                 }
                 // Changed, but the client's index is still ahead: keep waiting and
                 // answer with the newest result on timeout. Unrelated writes leave
-                // `latest` alone, so a timeout reports the first evaluation's index
-                // like Consul.
-                latest = next;
+                // the held index alone, so a timeout reports the first evaluation's
+                // index like Consul.
+                latest_index = next.index;
             }
             // Timed out, or the store is gone (shutdown): answer with what we have.
-            Ok(Err(_)) | Err(_) => return latest,
+            Ok(Err(_)) | Err(_) => {
+                let state = store.read();
+                let mut last = query(&state);
+                if watch(&state) == seen_watch {
+                    last.index = latest_index;
+                }
+                return last;
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rconsul_state::Command;
+
+    use super::*;
+
+    fn set(key: &str, value: &[u8]) -> Command {
+        Command::KvSet {
+            key: key.into(),
+            value: value.to_vec(),
+            flags: 0,
+        }
+    }
+
+    /// A blocking read of one key: its index as `GET /v1/kv/<key>` reports it (the
+    /// table's index for a missing key), its value, and the key's watch probe.
+    async fn read_key(
+        store: &StateStore,
+        key: &str,
+        min_index: u64,
+        wait_ms: u64,
+    ) -> QueryResult<Option<Vec<u8>>> {
+        let opts = BlockingOptions {
+            min_index,
+            wait: Duration::from_millis(wait_ms),
+        };
+        run(
+            store,
+            Table::Kvs,
+            opts,
+            |s| s.kv.key_watch_index(key),
+            |s| {
+                let (index, entry) = s.kv.get(key);
+                QueryResult {
+                    index,
+                    value: entry.map(|e| e.value.to_vec()),
+                }
+            },
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_timeout_after_unrelated_writes_reports_the_first_index() {
+        let store = StateStore::new();
+        store.apply(3, &[set("a", b"1")]);
+        // A missing key reports the table's index, which unrelated writes move.
+        let first = read_key(&store, "missing", 0, 0).await;
+        assert_eq!(first.index, 3);
+        let store = Arc::new(store);
+        let waiting = {
+            let store = store.clone();
+            tokio::spawn(async move { read_key(&store, "missing", 3, 200).await })
+        };
+        // The test runtime is single-threaded: this lets the query subscribe and park.
+        tokio::task::yield_now().await;
+        store.apply(4, &[set("b", b"2")]);
+        let answer = waiting.await.expect("join");
+        assert_eq!(
+            answer.index, 3,
+            "an unrelated write must not move the reported index"
+        );
+        assert_eq!(answer.value, None);
+    }
+
+    #[tokio::test]
+    async fn a_change_below_the_clients_index_is_answered_on_timeout() {
+        let store = Arc::new(StateStore::new());
+        store.apply(3, &[set("a", b"1")]);
+        let waiting = {
+            let store = store.clone();
+            // A client whose index is ahead of this server's (e.g. from another server).
+            tokio::spawn(async move { read_key(&store, "a", 100, 200).await })
+        };
+        tokio::task::yield_now().await;
+        store.apply(4, &[set("a", b"2")]);
+        let answer = waiting.await.expect("join");
+        assert_eq!(answer.index, 4);
+        assert_eq!(answer.value.as_deref(), Some(&b"2"[..]));
+    }
+
+    #[tokio::test]
+    async fn a_change_to_the_answer_wakes_the_query_at_once() {
+        let store = Arc::new(StateStore::new());
+        store.apply(3, &[set("a", b"1")]);
+        let waiting = {
+            let store = store.clone();
+            tokio::spawn(async move { read_key(&store, "a", 3, 60_000).await })
+        };
+        tokio::task::yield_now().await;
+        store.apply(4, &[set("other", b"x")]);
+        store.apply(5, &[set("a", b"2")]);
+        let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("woken well before its wait")
+            .expect("join");
+        assert_eq!(answer.index, 5);
+        assert_eq!(answer.value.as_deref(), Some(&b"2"[..]));
     }
 }

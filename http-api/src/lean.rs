@@ -64,7 +64,9 @@ where
                 prefix: pending.freeze(),
                 io,
             };
-            crate::server::serve_hyper(replay, api).await;
+            // Boxed: hyper's connection future is large, and a future's size is that of
+            // its largest state, so inline it would enlarge every connection.
+            Box::pin(crate::server::serve_hyper(replay, api)).await;
             return;
         };
         let LeanRequest {
