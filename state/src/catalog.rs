@@ -1,7 +1,8 @@
 //! The service catalog: nodes, services and health checks, with Consul's index rules.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
+use imbl::{HashMap, OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 
 /// A string map as Consul stores it; `None` serialises as JSON `null`.
@@ -158,26 +159,37 @@ pub enum CatalogError {
 }
 
 /// The catalog tables and their indexes.
+///
+/// The tables are persistent maps (`imbl`): a clone shares every node of their trees
+/// and costs O(1), so a snapshot's copy of a large catalog, taken under the state's
+/// read lock while raft's apply waits, no longer grows with the catalog; a write after
+/// the copy copies only the tree nodes on its path. They serialise exactly as the
+/// `BTreeMap`s and `BTreeSet`s they replace (a map or sequence in key order), so
+/// snapshots keep their format.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Catalog {
-    nodes: BTreeMap<String, Node>,
+    #[serde(deserialize_with = "crate::persistent::ord_map")]
+    nodes: OrdMap<String, Node>,
     /// (node, service ID) → service.
-    services: BTreeMap<(String, String), Service>,
+    #[serde(deserialize_with = "crate::persistent::ord_map")]
+    services: OrdMap<(String, String), Service>,
     /// (node, check ID) → check.
-    checks: BTreeMap<(String, String), HealthCheck>,
+    #[serde(deserialize_with = "crate::persistent::ord_map")]
+    checks: OrdMap<(String, String), HealthCheck>,
     nodes_index: u64,
     services_index: u64,
     checks_index: u64,
     /// Service name → the (node, service ID) keys of its instances.
-    #[serde(default)]
-    by_name: BTreeMap<String, BTreeSet<(String, String)>>,
+    #[serde(default, deserialize_with = "crate::persistent::ord_map_of_sets")]
+    by_name: OrdMap<String, OrdSet<(String, String)>>,
     /// (node, service ID) → IDs of the checks on that instance; service ID `""` holds
     /// the node-level checks. Lets health queries skip the rest of a busy node's checks.
-    #[serde(default)]
-    by_instance: BTreeMap<(String, String), BTreeSet<String>>,
+    #[serde(default, deserialize_with = "crate::persistent::ord_map_of_sets")]
+    by_instance: OrdMap<(String, String), OrdSet<String>>,
     /// Service name → index of the last change affecting its health or catalog view
     /// (an instance, its checks, its node or the node's checks). Kept after the
     /// service disappears so watchers see the removal.
+    #[serde(deserialize_with = "crate::persistent::hash_map")]
     service_indexes: HashMap<String, u64>,
 }
 
@@ -707,6 +719,99 @@ mod tests {
         )
         .expect("register");
         assert_eq!((c.service_index("web"), c.service_index("db")), (14, 14));
+    }
+
+    /// The catalog's layout before its tables became persistent maps.
+    #[derive(Serialize, Deserialize, PartialEq, Debug)]
+    struct StdCatalog {
+        nodes: BTreeMap<String, Node>,
+        services: BTreeMap<(String, String), Service>,
+        checks: BTreeMap<(String, String), HealthCheck>,
+        nodes_index: u64,
+        services_index: u64,
+        checks_index: u64,
+        by_name: BTreeMap<String, BTreeSet<(String, String)>>,
+        by_instance: BTreeMap<(String, String), BTreeSet<String>>,
+        service_indexes: std::collections::HashMap<String, u64>,
+    }
+
+    fn sample() -> Catalog {
+        let mut c = Catalog::default();
+        for (i, n) in ["n2", "n1", "n3"].iter().enumerate() {
+            let req = RegisterRequest {
+                node: node(n),
+                service: Some(service("web-1", "web")),
+                checks: vec![
+                    check("web-check", "web-1", "passing"),
+                    check("serfHealth", "", "critical"),
+                ],
+                ..Default::default()
+            };
+            c.register(10 + i as u64, &req).expect("register");
+        }
+        c
+    }
+
+    #[test]
+    fn snapshots_keep_the_btreemap_layout() {
+        let c = sample();
+        let std = StdCatalog {
+            nodes: c.nodes.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            services: c.services.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            checks: c.checks.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            nodes_index: c.nodes_index,
+            services_index: c.services_index,
+            checks_index: c.checks_index,
+            by_name: c
+                .by_name
+                .iter()
+                .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                .collect(),
+            by_instance: c
+                .by_instance
+                .iter()
+                .map(|(k, v)| (k.clone(), v.iter().cloned().collect()))
+                .collect(),
+            // One service only: a hash map's order is its own either way.
+            service_indexes: c.service_indexes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        };
+        assert_eq!(std.service_indexes.len(), 1);
+        let bytes = bincode::serialize(&std).expect("encode");
+        assert_eq!(bincode::serialize(&c).expect("encode"), bytes);
+        let decoded: Catalog = bincode::deserialize(&bytes).expect("decode");
+        assert_eq!(decoded, c);
+        assert_eq!(decoded.service_instances("web").count(), 3);
+    }
+
+    #[test]
+    fn a_copy_is_unchanged_by_later_writes() {
+        let mut c = sample();
+        let copy = c.clone();
+        let before = bincode::serialize(&copy).expect("encode");
+        c.register(
+            20,
+            &RegisterRequest {
+                node: node("n1"),
+                service: Some(service("db-1", "db")),
+                checks: vec![check("web-check", "web-1", "critical")],
+                ..Default::default()
+            },
+        )
+        .expect("register");
+        c.deregister(
+            21,
+            &DeregisterRequest {
+                node: "n2".into(),
+                ..Default::default()
+            },
+        );
+        assert_eq!(bincode::serialize(&copy).expect("encode"), before);
+        assert_eq!(copy.service_instances("web").count(), 3);
+        assert_eq!(copy.service_instances("db").count(), 0);
+        assert_eq!(copy.instance_checks("n1", "web-1")[1].status, "passing");
+        assert_eq!(c.service_instances("web").count(), 2);
+        assert_eq!(c.instance_checks("n1", "web-1")[1].status, "critical");
+        assert_eq!(copy.max_index(), 12);
     }
 
     #[test]

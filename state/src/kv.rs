@@ -1,9 +1,10 @@
 //! The KV table: entries, tombstones and the index rules of Consul's KV store.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
+use imbl::OrdMap;
 use serde::{Deserialize, Serialize};
 
 /// One KV entry (Consul's `DirEntry`).
@@ -26,12 +27,15 @@ pub struct KvEntry {
 }
 
 /// The KV table with tombstones, so prefix watches see deletions.
+///
+/// Entries and tombstones are persistent maps (`imbl`), as the catalog's tables: cloning
+/// them for a snapshot is O(1), and they serialise as the `BTreeMap`s they replace.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(from = "KvStoreData")]
 pub struct KvStore {
-    entries: BTreeMap<String, KvEntry>,
+    entries: OrdMap<String, KvEntry>,
     /// Deleted keys and the index of their deletion.
-    tombstones: BTreeMap<String, u64>,
+    tombstones: OrdMap<String, u64>,
     /// Max index over entries and tombstones (Consul's `kvs` + `tombstones` table index).
     table_index: u64,
     /// Session → keys it holds locked. Derived from `entries`: not serialised, rebuilt
@@ -43,8 +47,10 @@ pub struct KvStore {
 /// The serialised fields of [`KvStore`] (the snapshot layout).
 #[derive(Deserialize)]
 struct KvStoreData {
-    entries: BTreeMap<String, KvEntry>,
-    tombstones: BTreeMap<String, u64>,
+    #[serde(deserialize_with = "crate::persistent::ord_map")]
+    entries: OrdMap<String, KvEntry>,
+    #[serde(deserialize_with = "crate::persistent::ord_map")]
+    tombstones: OrdMap<String, u64>,
     table_index: u64,
 }
 
@@ -84,10 +90,10 @@ pub enum LockOutcome {
 
 /// Iterates the keys of `map` that start with `prefix`, in byte order.
 fn prefix_range<'a: 'p, 'p, V>(
-    map: &'a BTreeMap<String, V>,
+    map: &'a OrdMap<String, V>,
     prefix: &'p str,
 ) -> impl Iterator<Item = (&'a String, &'a V)> + 'p {
-    map.range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+    map.range::<_, str>((Bound::Included(prefix), Bound::Unbounded))
         .take_while(move |(k, _)| k.starts_with(prefix))
 }
 
@@ -380,9 +386,16 @@ impl KvStore {
     /// which the leader runs once they are old enough); returns how many went. The table
     /// index stays: it never decreases.
     pub fn reap_tombstones(&mut self, up_to: u64) -> usize {
-        let before = self.tombstones.len();
-        self.tombstones.retain(|_, &mut i| i > up_to);
-        before - self.tombstones.len()
+        let doomed: Vec<String> = self
+            .tombstones
+            .iter()
+            .filter(|(_, &i)| i <= up_to)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &doomed {
+            self.tombstones.remove(key);
+        }
+        doomed.len()
     }
 
     /// Deletes a key only if its ModifyIndex equals `cas`; a missing key succeeds.
@@ -462,6 +475,37 @@ mod tests {
         assert!(!kv.delete_cas(23, "app/config", 10));
         assert!(kv.delete_cas(23, "app/config", 20));
         assert!(kv.delete_cas(24, "never", 7), "missing key deletes trivially");
+    }
+
+    /// The KV table's snapshot layout before its maps became persistent.
+    #[derive(Serialize)]
+    struct StdKv {
+        entries: std::collections::BTreeMap<String, KvEntry>,
+        tombstones: std::collections::BTreeMap<String, u64>,
+        table_index: u64,
+    }
+
+    #[test]
+    fn snapshots_keep_the_btreemap_layout_and_copies_stay_put() {
+        let mut kv = store();
+        kv.delete(15, "app/config");
+        let std = StdKv {
+            entries: kv.entries.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            tombstones: kv.tombstones.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            table_index: kv.table_index,
+        };
+        let bytes = bincode::serialize(&std).expect("encode");
+        assert_eq!(bincode::serialize(&kv).expect("encode"), bytes);
+        let decoded: KvStore = bincode::deserialize(&bytes).expect("decode");
+        assert_eq!(decoded.list("").1.len(), 4);
+        let copy = kv.clone();
+        kv.set(16, "app/dir/a", b"changed", 0);
+        kv.delete(17, "other/key");
+        assert_eq!(kv.reap_tombstones(15), 1);
+        assert_eq!(bincode::serialize(&copy).expect("encode"), bytes);
+        assert_eq!(copy.list("other/").1.len(), 1);
+        assert_eq!(&*copy.list("app/dir/a").1[0].value, b"A");
+        assert_eq!(copy.key_watch_index("app/config"), 15);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod consensus;
 pub mod event;
 pub mod kv;
 pub mod operator;
+mod persistent;
 pub mod session;
 pub mod store;
 pub mod tables;

@@ -221,8 +221,10 @@ impl StateStore {
     }
 
     /// A point-in-time copy of the whole state, to serialise later ([`encode`]) without
-    /// holding the lock. Values are shared, not copied, so this costs far less than
-    /// serialising: the raft thread takes it and hands the encoding to another thread.
+    /// holding the lock. The catalog's and the KV's tables are persistent maps, so
+    /// their copy is O(1) whatever their size (a deep copy of 50,000 instances held the
+    /// lock, and with it raft's apply, for tens of milliseconds); the raft thread takes
+    /// it and hands the encoding to another thread.
     pub fn copy(&self) -> State {
         self.state.read().clone()
     }
