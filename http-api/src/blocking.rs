@@ -111,6 +111,7 @@ mod tests {
     use std::sync::Arc;
 
     use rconsul_state::Command;
+    use tokio::task::JoinHandle;
 
     use super::*;
 
@@ -150,6 +151,20 @@ mod tests {
         .await
     }
 
+    /// Starts [`read_key`] on its own task and lets it subscribe and park (the test
+    /// runtime is single-threaded, so one yield runs it up to its wait).
+    async fn park(
+        store: &Arc<StateStore>,
+        key: &'static str,
+        min_index: u64,
+        wait_ms: u64,
+    ) -> JoinHandle<QueryResult<Option<Vec<u8>>>> {
+        let store = store.clone();
+        let waiting = tokio::spawn(async move { read_key(&store, key, min_index, wait_ms).await });
+        tokio::task::yield_now().await;
+        waiting
+    }
+
     #[tokio::test]
     async fn a_timeout_after_unrelated_writes_reports_the_first_index() {
         let store = StateStore::new();
@@ -158,12 +173,7 @@ mod tests {
         let first = read_key(&store, "missing", 0, 0).await;
         assert_eq!(first.index, 3);
         let store = Arc::new(store);
-        let waiting = {
-            let store = store.clone();
-            tokio::spawn(async move { read_key(&store, "missing", 3, 200).await })
-        };
-        // The test runtime is single-threaded: this lets the query subscribe and park.
-        tokio::task::yield_now().await;
+        let waiting = park(&store, "missing", 3, 200).await;
         store.apply(4, &[set("b", b"2")]);
         let answer = waiting.await.expect("join");
         assert_eq!(
@@ -177,12 +187,8 @@ mod tests {
     async fn a_change_below_the_clients_index_is_answered_on_timeout() {
         let store = Arc::new(StateStore::new());
         store.apply(3, &[set("a", b"1")]);
-        let waiting = {
-            let store = store.clone();
-            // A client whose index is ahead of this server's (e.g. from another server).
-            tokio::spawn(async move { read_key(&store, "a", 100, 200).await })
-        };
-        tokio::task::yield_now().await;
+        // A client whose index is ahead of this server's (e.g. from another server).
+        let waiting = park(&store, "a", 100, 200).await;
         store.apply(4, &[set("a", b"2")]);
         let answer = waiting.await.expect("join");
         assert_eq!(answer.index, 4);
@@ -193,11 +199,7 @@ mod tests {
     async fn a_change_to_the_answer_wakes_the_query_at_once() {
         let store = Arc::new(StateStore::new());
         store.apply(3, &[set("a", b"1")]);
-        let waiting = {
-            let store = store.clone();
-            tokio::spawn(async move { read_key(&store, "a", 3, 60_000).await })
-        };
-        tokio::task::yield_now().await;
+        let waiting = park(&store, "a", 3, 60_000).await;
         store.apply(4, &[set("other", b"x")]);
         store.apply(5, &[set("a", b"2")]);
         let answer = tokio::time::timeout(Duration::from_secs(10), waiting)
